@@ -1,0 +1,1 @@
+"""Kit recipes (TOML) and the French texts printed in the kit."""
