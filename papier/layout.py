@@ -49,6 +49,10 @@ GUTTER = 9.0              # line numbers
 ENTRY_GAP = 2.2
 SECTION_H = 5.6
 TEXT_MIN_W = 30.0
+# --- print style (shared by the renderer, the simulator and the digit reader's training) ---------------------------
+DROPOUT_GREY = 0.62       # grey level (0 black, 1 white) of boxes, bubbles and writing lines: visible to the
+                          # agent, far lighter than ink so the reader can tell them apart
+FURNITURE_LINE_PT = 0.7   # line width of boxes and bubbles
 FONT = "Helvetica"
 FONT_BOLD = "Helvetica-Bold"
 
