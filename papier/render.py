@@ -1,0 +1,195 @@
+"""Draw a register page (a PageLayout) on a reportlab canvas: everything as vectors.
+
+Only what the reader must find is solid black (corner markers, QR codes, line numbers); what a pen fills
+(boxes, bubbles, writing zones) is printed in the light DROPOUT_GREY so the reader can tell it from ink.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import qrcode
+import qrcode.constants
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from papier.forms import FormDef
+from papier.identity import PageIdentity
+from papier.layout import (
+    BUBBLE_R, DROPOUT_GREY, FONT, FONT_BOLD, FOOTER_H, FURNITURE_LINE_PT, FieldGeom, PageLayout, Rect, Text,
+)
+
+ARUCO_DICT = "DICT_4X4_50"
+RESTRICTED = "Diffusion restreinte — contient des données personnelles"
+
+
+@lru_cache(maxsize=8)
+def aruco_bits(marker_id: int) -> np.ndarray:
+    """The 6x6 cell pattern (True = black) of an ArUco 4x4 marker, border included."""
+    import cv2
+
+    d = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, ARUCO_DICT))
+    img = cv2.aruco.generateImageMarker(d, marker_id, 6)
+    return img < 128
+
+
+def qr_matrix(payload: str, border: int = 4) -> np.ndarray:
+    """QR modules (True = dark), error correction level Q, with its quiet zone."""
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=border, box_size=1)
+    qr.add_data(payload, optimize=0)
+    qr.make(fit=True)
+    return np.array(qr.get_matrix(), dtype=bool)
+
+
+class PageCanvas:
+    """mm coordinates, origin top-left, y down, on a reportlab canvas."""
+
+    def __init__(self, c: Canvas, size_mm: tuple[float, float]):
+        self.c = c
+        self.W, self.H = size_mm
+
+    def X(self, x: float) -> float:
+        return x * mm
+
+    def Y(self, y: float) -> float:
+        return (self.H - y) * mm
+
+    def grid(self, bits: np.ndarray, x: float, y: float, size: float) -> None:
+        """Draw a boolean matrix as black squares filling size x size mm (one path)."""
+        n = bits.shape[0]
+        cell = size / n
+        p = self.c.beginPath()
+        for r in range(n):
+            row = bits[r]
+            c0 = 0
+            while c0 < n:
+                if row[c0]:
+                    c1 = c0
+                    while c1 + 1 < n and row[c1 + 1]:
+                        c1 += 1
+                    p.rect(self.X(x + c0 * cell), self.Y(y + (r + 1) * cell), (c1 - c0 + 1) * cell * mm, cell * mm)
+                    c0 = c1 + 1
+                else:
+                    c0 += 1
+        self.c.setFillGray(0)
+        self.c.drawPath(p, stroke=0, fill=1)
+
+    def text(self, t: Text, gray: float = 0.0) -> None:
+        self.c.setFillGray(gray)
+        self.c.setFont(FONT_BOLD if t.bold else FONT, t.size)
+        if t.anchor == "middle":
+            self.c.drawCentredString(self.X(t.x), self.Y(t.y), t.text)
+        elif t.anchor == "end":
+            self.c.drawRightString(self.X(t.x), self.Y(t.y), t.text)
+        else:
+            self.c.drawString(self.X(t.x), self.Y(t.y), t.text)
+
+    def rect(self, r: Rect, stroke_gray: float = DROPOUT_GREY, fill_gray: float | None = None,
+             width_pt: float = FURNITURE_LINE_PT) -> None:
+        self.c.setLineWidth(width_pt)
+        self.c.setStrokeGray(stroke_gray)
+        if fill_gray is not None:
+            self.c.setFillGray(fill_gray)
+        self.c.rect(self.X(r.x), self.Y(r.y + r.h), r.w * mm, r.h * mm, stroke=1, fill=fill_gray is not None)
+
+    def circle(self, cx: float, cy: float, r: float, fill: bool = False, gray: float = DROPOUT_GREY) -> None:
+        self.c.setLineWidth(FURNITURE_LINE_PT)
+        self.c.setStrokeGray(gray)
+        self.c.setFillGray(0)
+        self.c.circle(self.X(cx), self.Y(cy), r * mm, stroke=1, fill=1 if fill else 0)
+
+    def hline(self, x0: float, x1: float, y: float, gray: float, width_pt: float = 0.5) -> None:
+        self.c.setLineWidth(width_pt)
+        self.c.setStrokeGray(gray)
+        self.c.line(self.X(x0), self.Y(y), self.X(x1), self.Y(y))
+
+
+def draw_field(pc: PageCanvas, g: FieldGeom, printed_value: str | None = None) -> None:
+    if g.label is not None:
+        pc.text(g.label, 0.15)
+    if g.type == "digits":
+        for b in g.boxes:
+            pc.rect(b)
+        for s in g.separators:
+            pc.text(s, 0.3)
+    elif g.type in ("choice", "multi"):
+        for o in g.options:
+            pc.circle(o.cx, o.cy, o.r)
+            pc.text(Text(o.cx + o.r + 0.9, o.cy + 0.8, o.label, 6.5), 0.1)
+    elif g.type == "checkbox":
+        assert g.box is not None
+        pc.rect(g.box)
+    elif g.type == "text":
+        assert g.box is not None
+        pc.rect(g.box)
+    elif g.type == "printed" and g.box is not None:
+        pc.text(Text(g.box.x + 0.5, g.box.y + g.box.h / 2 + 1.4, printed_value or "", 10, True))
+
+
+def draw_example(pc: PageCanvas, x: float, y: float) -> float:
+    """A tiny example of good marks in the header (agents copy what they see). Returns the width used."""
+    pc.text(Text(x, y + 4.6, "Exemple :", 6.5, True), 0.1)
+    x += 12.5
+    pc.circle(x + BUBBLE_R, y + 4.0, BUBBLE_R, fill=True, gray=0)
+    pc.text(Text(x + 2 * BUBBLE_R + 0.8, y + 4.8, "bien noircie", 6.5), 0.1)
+    x += 19.0
+    box = Rect(x, y + 0.5, 5.0, 7.0)
+    pc.rect(box)
+    pc.c.setFillGray(0.05)
+    pc.c.setFont(FONT, 14)
+    pc.c.drawCentredString(pc.X(box.cx), pc.Y(box.y + 5.9), "7")
+    pc.text(Text(x + 6.0, y + 4.8, "un chiffre par case, sans toucher les bords", 6.5), 0.1)
+    return 75.0
+
+
+def draw_register_page(
+    c: Canvas, form: FormDef, layout: PageLayout, ident: PageIdentity, register_pages: int,
+    commune: str = "",
+) -> None:
+    """Draw one page of a register on the current canvas page (the caller calls showPage)."""
+    pc = PageCanvas(c, layout.size_mm)
+    W, H = layout.size_mm
+    payload = ident.encode()
+    for m in layout.fiducials:
+        pc.grid(aruco_bits(m.id), m.x, m.y, m.size)
+    qr_bits = qr_matrix(payload)
+    for r in layout.qr:
+        pc.grid(qr_bits, r.x, r.y, r.w)
+
+    hx = layout.header_x
+    pc.text(Text(hx, 13.0, form.title, 13, True))
+    page_txt = f"Page {ident.serial} / {register_pages}"
+    pc.text(Text(layout.qr[0].x - 3.0, 13.0, page_txt, 10, True, "end"))
+    if form.subtitle:
+        pc.text(Text(hx, 18.0, form.subtitle, 7))
+    ident_txt = f"{commune + ' · ' if commune else ''}Kit {ident.kit_id} · {form.name} v{form.version} · " \
+                f"page {ident.serial}/{register_pages} · clé {ident.page_key}"
+    pc.text(Text(hx, 22.6, ident_txt, 6.5), 0.2)
+
+    printed = layout.printed_values(ident.kit_id, ident.serial)
+    page_entry = layout.page_entry
+    copy = page_entry.fields[0]
+    draw_field(pc, copy)
+    pc.text(Text(copy.boxes[-1].x + 7.0, copy.boxes[0].cy + 1.0, "si photocopie : 1, 2, 3… (original : vide)", 6), 0.2)
+    draw_example(pc, copy.boxes[-1].x + 52.0, 27.5)
+    if form.warning:  # a framed band above the footer: impossible to miss
+        band = Rect(7.0 + 9.0, H - FOOTER_H - 9.0, W - 14.0 - 9.0, 6.5)
+        pc.rect(band, stroke_gray=0, width_pt=1.2)
+        pc.text(Text(band.cx, band.y + 4.6, form.warning.upper(), 10, True, "middle"))
+
+    for e in layout.line_entries:
+        for t in e.texts:
+            pc.text(t)
+        for g in e.fields:
+            draw_field(pc, g)
+        for g in e.printed:
+            draw_field(pc, g, printed.get(e.row, {}).get(g.name))
+        if e.kind == "line" and e.row < len(layout.line_entries):
+            pc.hline(7.0, W - 7.0, e.rect.y + e.rect.h + 1.1, 0.35, 0.6)
+    for g in page_entry.fields[1:]:
+        draw_field(pc, g)
+
+    fx = layout.qr[1].x + layout.qr[1].w + 5.0
+    pc.text(Text(fx, H - 12.5, RESTRICTED, 7, True))
+    pc.text(Text(fx, H - 8.5, f"{ident_txt}   ·   QR : {payload}", 5.5), 0.25)
