@@ -35,11 +35,21 @@ def aruco_bits(marker_id: int) -> np.ndarray:
 
 
 def qr_matrix(payload: str, border: int = 4) -> np.ndarray:
-    """QR modules (True = dark), error correction level Q, with its quiet zone."""
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=border, box_size=1)
-    qr.add_data(payload, optimize=0)
-    qr.make(fit=True)
-    return np.array(qr.get_matrix(), dtype=bool)
+    """QR modules (True = dark), error correction level Q, with its quiet zone of `border` modules.
+
+    Encoded with zxing-cpp (fast, C++); the qrcode package is the fallback.
+    """
+    try:
+        import zxingcpp
+
+        bc = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level="Q")
+        core = np.asarray(bc.to_image(scale=1, add_quiet_zones=False)) < 128
+        return np.pad(core, border, constant_values=False)
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - old zxing-cpp without a writer
+        qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=border, box_size=1)
+        qr.add_data(payload, optimize=0)
+        qr.make(fit=True)
+        return np.array(qr.get_matrix(), dtype=bool)
 
 
 class PageCanvas:
@@ -143,31 +153,34 @@ def draw_example(pc: PageCanvas, x: float, y: float) -> float:
     return 75.0
 
 
-def draw_register_page(
-    c: Canvas, form: FormDef, layout: PageLayout, ident: PageIdentity, register_pages: int,
-    commune: str = "",
-) -> None:
-    """Draw one page of a register on the current canvas page (the caller calls showPage)."""
-    pc = PageCanvas(c, layout.size_mm)
+def _furniture_name(c: Canvas, form: FormDef, layout: PageLayout) -> str:
+    """Name of the form XObject holding everything a register's pages share, drawn once per canvas.
+
+    Every page of a register has the same furniture (markers, boxes, bubbles, labels); only the QR codes, the
+    page number and the pre-printed values differ. Drawing the furniture once and placing it on each page keeps
+    the kit fast to build and small.
+    """
+    cache: dict[tuple[int, str, int], str] = c.__dict__.setdefault("_papier_furniture", {})
+    key = (id(layout), form.name, form.version)
+    name = cache.get(key)
+    if name is None:
+        name = f"papier_{form.name}_v{form.version}_{len(cache)}"
+        W, H = layout.size_mm
+        c.beginForm(name, lowerx=0, lowery=0, upperx=W * mm, uppery=H * mm)
+        _draw_furniture(PageCanvas(c, layout.size_mm), form, layout)
+        c.endForm()
+        cache[key] = name
+    return name
+
+
+def _draw_furniture(pc: PageCanvas, form: FormDef, layout: PageLayout) -> None:
     W, H = layout.size_mm
-    payload = ident.encode()
     for m in layout.fiducials:
         pc.grid(aruco_bits(m.id), m.x, m.y, m.size)
-    qr_bits = qr_matrix(payload)
-    for r in layout.qr:
-        pc.grid(qr_bits, r.x, r.y, r.w)
-
     hx = layout.header_x
     pc.text(Text(hx, 13.0, form.title, 13, True))
-    page_txt = f"Page {ident.serial} / {register_pages}"
-    pc.text(Text(layout.qr[0].x - 3.0, 13.0, page_txt, 10, True, "end"))
     if form.subtitle:
         pc.text(Text(hx, 18.0, form.subtitle, 7))
-    ident_txt = f"{commune + ' · ' if commune else ''}Kit {ident.kit_id} · {form.name} v{form.version} · " \
-                f"page {ident.serial}/{register_pages} · clé {ident.page_key}"
-    pc.text(Text(hx, 22.6, ident_txt, 6.5), 0.2)
-
-    printed = layout.printed_values(ident.kit_id, ident.serial)
     page_entry = layout.page_entry
     copy = page_entry.fields[0]
     draw_field(pc, copy)
@@ -177,19 +190,41 @@ def draw_register_page(
         band = Rect(7.0 + 9.0, H - FOOTER_H - 9.0, W - 14.0 - 9.0, 6.5)
         pc.rect(band, stroke_gray=0, width_pt=1.2)
         pc.text(Text(band.cx, band.y + 4.6, form.warning.upper(), 10, True, "middle"))
-
     for e in layout.line_entries:
         for t in e.texts:
             pc.text(t)
         for g in e.fields:
             draw_field(pc, g)
-        for g in e.printed:
-            draw_field(pc, g, printed.get(e.row, {}).get(g.name))
         if e.kind == "line" and e.row < len(layout.line_entries):
             pc.hline(7.0, W - 7.0, e.rect.y + e.rect.h + 1.1, 0.35, 0.6)
     for g in page_entry.fields[1:]:
         draw_field(pc, g)
-
     fx = layout.qr[1].x + layout.qr[1].w + 5.0
     pc.text(Text(fx, H - 12.5, RESTRICTED, 7, True))
+
+
+def draw_register_page(
+    c: Canvas, form: FormDef, layout: PageLayout, ident: PageIdentity, register_pages: int,
+    commune: str = "",
+) -> None:
+    """Draw one page of a register on the current canvas page (the caller calls showPage)."""
+    pc = PageCanvas(c, layout.size_mm)
+    W, H = layout.size_mm
+    payload = ident.encode()
+    c.doForm(_furniture_name(c, form, layout))
+
+    qr_bits = qr_matrix(payload)
+    for r in layout.qr:
+        pc.grid(qr_bits, r.x, r.y, r.w)
+    page_txt = f"Page {ident.serial} / {register_pages}"
+    pc.text(Text(layout.qr[0].x - 3.0, 13.0, page_txt, 10, True, "end"))
+    ident_txt = f"{commune + ' · ' if commune else ''}Kit {ident.kit_id} · {form.name} v{form.version} · " \
+                f"page {ident.serial}/{register_pages} · clé {ident.page_key}"
+    pc.text(Text(layout.header_x, 22.6, ident_txt, 6.5), 0.2)
+
+    printed = layout.printed_values(ident.kit_id, ident.serial)
+    for e in layout.line_entries:
+        for g in e.printed:
+            draw_field(pc, g, printed.get(e.row, {}).get(g.name))
+    fx = layout.qr[1].x + layout.qr[1].w + 5.0
     pc.text(Text(fx, H - 8.5, f"{ident_txt}   ·   QR : {payload}", 5.5), 0.25)
