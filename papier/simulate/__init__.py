@@ -1,0 +1,1 @@
+"""Simulated filling and scanning of kit pages, with exact truth (tests, benchmark, demo)."""
