@@ -71,8 +71,15 @@ def _m1(db: sqlite_utils.Database) -> None:
                            pk=("kit_id", "idx"))
 
 
+def _m2_review(db: sqlite_utils.Database) -> None:
+    """Review page: shared settings (e.g. double entry) and a fast audit-log lookup per field and page."""
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    db["reviews"].create_index(["field_id"])
+    db["reviews"].create_index(["page_id"])
+
+
 # Append only: a migration, once released, is never edited.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2_review]
 
 
 def now() -> str:
