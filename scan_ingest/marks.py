@@ -1,0 +1,172 @@
+"""Measure ink on the aligned page: bubbles and checkboxes (marks), and writing zones (ink / no ink).
+
+Everything works on *darkness* (0 paper … 1 black) relative to the local paper level, so an uneven phone photo
+or a grey photocopy shifts the paper, not the verdict. Bubble measurements are vectorised: one gather for every
+bubble of the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from papier.layout import FieldGeom, PageLayout, Rect
+from scan_ingest.thresholds import (
+    ALIGN_PX_PER_MM, BASELINE_FRACTION, BUBBLE_INNER, CHECKBOX_INNER_MM, INK_DARKNESS, INK_FAINT_FACTOR,
+    INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN, SECOND_MARK_RATIO, ZONE_INSET_MM,
+)
+
+K = ALIGN_PX_PER_MM
+
+
+def darkness(aligned: np.ndarray) -> np.ndarray:
+    """Darkness in [0, 1] (float32) relative to the local paper level (a max filter at 1/8 scale, blurred)."""
+    h, w = aligned.shape
+    small = cv2.resize(aligned, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
+    paper = cv2.dilate(small, np.ones((7, 7), np.uint8))
+    paper = cv2.GaussianBlur(paper, (0, 0), 3)
+    paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    paper = np.maximum(paper, 40.0)
+    d = 1.0 - aligned.astype(np.float32) / paper
+    return np.clip(d, 0.0, 1.0, out=d)
+
+
+@dataclass(frozen=True)
+class MarkSpot:
+    """One bubble or checkbox of the page: its field index and option value."""
+    field_key: tuple[int, int]  # (entry row, field index in entry)
+    value: str | None           # option value (None for a checkbox)
+
+
+@dataclass(frozen=True)
+class MarkPlan:
+    spots: tuple[MarkSpot, ...]
+    disk_idx: np.ndarray        # (n_bubbles, k) flat pixel indices of inner disks
+    box_slices: tuple[tuple[int, int, int, int], ...]  # checkboxes: y0, y1, x0, x1
+    n_bubbles: int
+
+
+@lru_cache(maxsize=32)
+def mark_plan(layout: PageLayout) -> MarkPlan:
+    """Pixel indices of every bubble's inner disk and every checkbox's inner square (cached per layout)."""
+    W = int(round(layout.size_mm[0] * K))
+    spots: list[MarkSpot] = []
+    centres: list[tuple[float, float]] = []
+    boxes: list[tuple[int, int, int, int]] = []
+    box_spots: list[MarkSpot] = []
+    r_in = None
+    for e in layout.entries:
+        for fi, f in enumerate(e.fields):
+            if f.type in ("choice", "multi"):
+                for o in f.options:
+                    spots.append(MarkSpot((e.row, fi), o.value))
+                    centres.append((o.cx * K, o.cy * K))
+                    r_in = o.r * BUBBLE_INNER * K
+            elif f.type == "checkbox":
+                assert f.box is not None
+                b = f.box
+                m = CHECKBOX_INNER_MM
+                boxes.append((int(round((b.y + m) * K)), int(round((b.y + b.h - m) * K)),
+                              int(round((b.x + m) * K)), int(round((b.x + b.w - m) * K))))
+                box_spots.append(MarkSpot((e.row, fi), None))
+    if centres:
+        assert r_in is not None
+        rr = int(np.ceil(r_in))
+        yy, xx = np.mgrid[-rr:rr + 1, -rr:rr + 1]
+        sel = (yy + 0.5) ** 2 + (xx + 0.5) ** 2 <= r_in ** 2  # pixel centres at +0.5
+        dy, dx = yy[sel], xx[sel]
+        c = np.array(centres)
+        cy = np.floor(c[:, 1]).astype(np.int64)[:, None] + dy[None, :]
+        cx = np.floor(c[:, 0]).astype(np.int64)[:, None] + dx[None, :]
+        disk_idx = cy * W + cx
+    else:
+        disk_idx = np.zeros((0, 1), np.int64)
+    return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots))
+
+
+def measure_marks(dark: np.ndarray, plan: MarkPlan) -> np.ndarray:
+    """Mean darkness of every spot (bubbles then checkboxes), in plan order."""
+    flat = dark.ravel()
+    vals = flat[plan.disk_idx].mean(axis=1) if plan.n_bubbles else np.zeros(0, np.float32)
+    boxes = [float(dark[y0:y1, x0:x1].mean()) for (y0, y1, x0, x1) in plan.box_slices]
+    return np.concatenate([vals, np.array(boxes, np.float32)])
+
+
+def baseline(values: np.ndarray) -> float:
+    """The page's blank level: median of its least-inked marks."""
+    if len(values) == 0:
+        return 0.0
+    s = np.sort(values)
+    n = max(1, int(len(s) * BASELINE_FRACTION))
+    return float(np.median(s[:n]))
+
+
+def classify(score: float) -> str:
+    """empty | marked | unsure for a baseline-corrected mark score."""
+    if score <= MARK_EMPTY_MAX:
+        return "empty"
+    if score >= MARK_FILLED_MIN:
+        return "marked"
+    return "unsure"
+
+
+def mark_confidence(score: float) -> float:
+    """How far a score sits from the unsure band, mapped to (0.5, 1): 0.5 inside the band."""
+    if score <= MARK_EMPTY_MAX:
+        margin = (MARK_EMPTY_MAX - score) / MARK_EMPTY_MAX
+    elif score >= MARK_FILLED_MIN:
+        margin = min(1.0, (score - MARK_FILLED_MIN) / MARK_FILLED_MIN)
+    else:
+        return 0.5
+    return round(0.9 + 0.099 * max(0.0, min(1.0, margin)), 3)
+
+
+def second_mark_counts(strongest: float, other: float) -> bool:
+    return other >= SECOND_MARK_RATIO * strongest
+
+
+# --- writing zones ------------------------------------------------------------------------------------------------
+
+
+def zone_slices(r: Rect, inset: float = ZONE_INSET_MM) -> tuple[slice, slice]:
+    return (slice(int(round((r.y + inset) * K)), int(round((r.y + r.h - inset) * K))),
+            slice(int(round((r.x + inset) * K)), int(round((r.x + r.w - inset) * K))))
+
+
+_OPEN = np.ones((2, 2), np.uint8)
+
+
+def ink_area_mm2(dark: np.ndarray, zones: list[Rect]) -> float:
+    """Ink area (mm²) inside the zones, isolated specks (< 2x2 px) removed."""
+    total = 0
+    for r in zones:
+        ys, xs = zone_slices(r)
+        crop = dark[ys, xs]
+        if crop.size == 0:
+            continue
+        mask = (crop > INK_DARKNESS).astype(np.uint8)
+        if not mask.any():
+            continue
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _OPEN)
+        total += int(mask.sum())
+    return total / (K * K)
+
+
+def ink_verdict(area_mm2: float) -> str:
+    """blank | ink | faint (faint is treated as ink: never silently blank)."""
+    if area_mm2 >= INK_MIN_AREA_MM2:
+        return "ink"
+    if area_mm2 >= INK_MIN_AREA_MM2 * INK_FAINT_FACTOR:
+        return "faint"
+    return "blank"
+
+
+def field_zones(f: FieldGeom) -> list[Rect]:
+    """Where ink is looked for in a text or digit field (each digit box separately)."""
+    if f.boxes:
+        return list(f.boxes)
+    assert f.box is not None
+    return [f.box]

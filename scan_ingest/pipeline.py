@@ -1,0 +1,274 @@
+"""``ingest``: files and folders in, SQLite out. Workers read pages; this process alone writes the database.
+
+Pages are stored in the order they were seen, one transaction each, so killing the process at any moment and
+running the same command again gives the same database as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from papier.db import files_dir, jdump, now, open_db
+from scan_ingest.model import PageResult
+from scan_ingest.read import ReadContext, read_page
+from scan_ingest.sources import FileProblem, PageLoadError, PageRef, expand_inputs, list_pages
+from scan_ingest.store import Store, upsert_scan
+
+FAULT_RAISE_ENV = "PAPIER_FAULT_RAISE_ON_PAGE"  # tests: the reader raises on this batch position (1-based)
+
+
+@dataclass
+class IngestReport:
+    db_path: str
+    pages_seen: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str, int, str]] = field(default_factory=list)   # source, index, reason
+    conflicts: list[tuple[str, int, str]] = field(default_factory=list)
+    entries: int = 0
+    fields_review: int = 0
+    fields_total: int = 0
+    review_by_type: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    read_seconds: float = 0.0
+    worker_maxrss_kb: int = 0
+    parent_maxrss_kb: int = 0
+    results: list[PageResult] = field(default_factory=list)  # kept only when ingest(keep_results=True)
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages_seen / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        s = self.statuses
+        lines = [
+            f"{self.pages_seen} page(s) vue(s) en {self.seconds:.1f} s : {s['identified']} lue(s), "
+            f"{s['unidentified']} non identifiée(s), {s['duplicate']} en double, {s['conflict']} en conflit, "
+            f"{s['skip']} déjà enregistrée(s).",
+            f"{self.entries} ligne(s) remplie(s) ; {self.fields_review} valeur(s) à vérifier sur "
+            f"{self.fields_total} lue(s)" + (
+                " (" + ", ".join(f"{n} {t}" for t, n in sorted(self.review_by_type.items())) + ")"
+                if self.review_by_type else "") + ".",
+        ]
+        if self.problems:
+            lines.append("Pages non identifiées :")
+            lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.problems]
+        if self.conflicts:
+            lines.append("Conflits (deux images différentes de la même feuille, à trancher) :")
+            lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.conflicts]
+        if self.fields_review:
+            lines.append(f"Vérifiez les valeurs signalées avec « papier review --db {self.db_path} ».")
+        return "\n".join(lines)
+
+
+# --- worker side --------------------------------------------------------------------------------------------------
+
+_ctx: ReadContext | None = None
+
+
+def _init_worker(ctx: ReadContext) -> None:
+    global _ctx
+    _ctx = ctx
+    try:  # leave the parent (the writer) the upper hand when the machine is busy
+        os.nice(2)
+    except OSError:
+        pass
+
+
+def _work(task: tuple[int, PageRef]) -> PageResult:
+    seq, ref = task
+    assert _ctx is not None
+    fault = os.environ.get(FAULT_RAISE_ENV)
+    if fault and fault.isdigit() and int(fault) == seq:
+        res = PageResult(ref.source, ref.idx, None, "unidentified")
+        res.reason = "erreur inattendue en lisant la page (RuntimeError: panne simulée)"
+        return res
+    return read_page(ref, _ctx, seq)
+
+
+# --- parent side --------------------------------------------------------------------------------------------------
+
+
+def _file_sha(path: str) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+                size += len(chunk)
+    except OSError:
+        return hashlib.sha256(f"missing:{path}".encode()).hexdigest(), 0
+    return h.hexdigest(), size
+
+
+def _known_pages(db: Any) -> dict[tuple[str, int], set[str]]:
+    out: dict[tuple[str, int], set[str]] = {}
+    for source, idx, sha in db.execute("SELECT source, idx, sha256 FROM pages"):
+        out.setdefault((source, idx), set()).add(sha)
+    return out
+
+
+def _custom_forms_and_values(db: Any) -> tuple[dict[tuple[str, int], Any], dict[str, list[str]]]:
+    """Custom forms and known value sets from complete kit manifests already scanned (papier.manifest)."""
+    forms: dict[tuple[str, int], Any] = {}
+    values: dict[str, list[str]] = {}
+    try:
+        from papier.identity import ManifestChunk, join_manifest
+        from papier.manifest import parse_manifest  # type: ignore[import-not-found]
+    except ImportError:
+        return forms, values
+    kits: dict[str, list[Any]] = {}
+    for kit, idx, count, data in db.execute("SELECT kit_id, idx, count, data FROM manifests"):
+        kits.setdefault(kit, []).append(ManifestChunk(kit, idx, count, data))
+    for kit, chunks in kits.items():
+        try:
+            m = parse_manifest(join_manifest(chunks))
+        except Exception:  # noqa: BLE001 - incomplete or unreadable manifest: nothing to add
+            continue
+        for f in getattr(m, "forms", []) or []:
+            forms[(f.name, f.version)] = f
+        for name, vals in (getattr(m, "known_values", {}) or {}).items():
+            values.setdefault(name, []).extend(vals)
+    return forms, values
+
+
+def _plan(files: list[tuple[str, str]]) -> list[tuple[str, Any]]:
+    """The batch in order: ('page', PageRef) or ('file', FileProblem) items."""
+    items: list[tuple[str, Any]] = []
+    for source, path in files:
+        try:
+            for ref in list_pages(source, path):
+                items.append(("page", ref))
+        except PageLoadError as exc:
+            items.append(("file", FileProblem(source, path, str(exc))))
+    return items
+
+
+def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -> Iterator[PageResult]:
+    if workers <= 1 or len(tasks) <= 1:
+        _init_worker_inline(ctx)
+        for t in tasks:
+            yield _work(t)
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=(ctx,),
+                                      maxtasksperchild=200) as pool:
+        yield from pool.imap(_work, tasks, chunksize=1)
+
+
+def _init_worker_inline(ctx: ReadContext) -> None:
+    global _ctx
+    _ctx = ctx
+
+
+def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str | Path | None = None,
+           workers: int | None = None, progress: bool = False, kits: set[str] | None = None,
+           keep_results: bool = False) -> IngestReport:
+    """Read every page of `inputs` into the database at `db_path`; see the module docstring."""
+    t0 = time.perf_counter()
+    db_path = str(db_path)
+    db = open_db(db_path)
+    fdir = files_dir(db_path)
+    fdir.mkdir(parents=True, exist_ok=True)
+    report = IngestReport(db_path)
+    run_id = int(db.execute("INSERT INTO runs (started, command, inputs, status) VALUES (?, ?, ?, ?)",
+                            [now(), "scan ingest", jdump(list(inputs)), "running"]).lastrowid)
+    forms, values = _custom_forms_and_values(db)
+    ctx = ReadContext(files_dir=str(fdir.resolve()), rel_prefix=fdir.name,
+                      keep_work=str(keep_work) if keep_work else None, known=_known_pages(db),
+                      custom_forms=forms, kits=frozenset(kits) if kits else None, known_values=values)
+    items = _plan(expand_inputs(list(inputs)))
+    tasks = [(i + 1, it[1]) for i, it in enumerate(items) if it[0] == "page"]
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    store = Store(db, run_id)
+    scan_ids: dict[tuple[str, str], int] = {}
+    file_shas: dict[str, tuple[str, int]] = {}
+
+    def scan_id_for(source: str, path: str, kind: str, status: str = "ok", reason: str | None = None) -> int:
+        if path not in file_shas:
+            file_shas[path] = _file_sha(path)
+        sha, size = file_shas[path]
+        key = (source, sha)
+        if key not in scan_ids:
+            scan_ids[key] = upsert_scan(db, source, sha, size, kind, run_id, status, reason)
+        return scan_ids[key]
+
+    bar = _progress(progress, len(items))
+    results = _results(tasks, ctx, n_workers)
+    try:
+        for kind, obj in items:
+            if kind == "file":
+                prob: FileProblem = obj
+                sid = scan_id_for(prob.source, prob.path, "unreadable", "unreadable", prob.reason)
+                sha = file_shas[prob.path][0]
+                res = PageResult(prob.source, 1, sha, "unidentified", prob.reason)
+                status, reason = store.store(res, sid)
+            else:
+                res = next(results)
+                ref: PageRef = obj
+                sid = scan_id_for(ref.source, ref.path, ref.kind)
+                if res.sha256 is None:  # not even decodable: identify it by its file and position
+                    res.sha256 = f"{file_shas[ref.path][0][:56]}#{ref.idx:07d}"
+                report.read_seconds += res.seconds
+                report.worker_maxrss_kb = max(report.worker_maxrss_kb, res.maxrss_kb)
+                if res.status == "skip":
+                    status, reason = "skip", None
+                else:
+                    status, reason = store.store(res, sid)
+            _account(report, res, status, reason)
+            if keep_results:
+                report.results.append(res)
+            if bar is not None:
+                bar[0].advance(bar[1])
+    finally:
+        if bar is not None:
+            bar[0].stop()
+        results.close()
+    report.seconds = time.perf_counter() - t0
+    report.parent_maxrss_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    db.execute("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
+               [now(), "done", jdump({k: v for k, v in report.statuses.items()}), run_id])
+    db.conn.close()
+    return report
+
+
+def _account(report: IngestReport, res: PageResult, status: str, reason: str | None) -> None:
+    report.pages_seen += 1
+    report.statuses[status] += 1
+    if status == "unidentified":
+        report.problems.append((res.source, res.idx, reason or "?"))
+    elif status == "conflict":
+        report.conflicts.append((res.source, res.idx, reason or "?"))
+    if status in ("identified", "conflict"):
+        for en in res.entries:
+            if en.has_ink and en.kind != "page":
+                report.entries += 1
+            if not en.has_ink:
+                continue
+            for f in en.fields:
+                report.fields_total += 1
+                if f.status == "review":
+                    report.fields_review += 1
+                    report.review_by_type[f.type] += 1
+
+
+def _progress(enabled: bool, total: int) -> tuple[Any, Any] | None:
+    if not enabled or total == 0:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    p = Progress(TextColumn("Lecture des pages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                 transient=True, console=None if sys.stderr.isatty() else None)
+    p.start()
+    task = p.add_task("pages", total=total)
+    return p, task

@@ -1,0 +1,355 @@
+"""The per-page read: one page image in, one PageResult out (runs in a worker process).
+
+``read_page`` is the pipeline's table of contents: load → identify → align → warp → marks → writing zones
+(snippets, digits) → page checks (control total, copy number) → PageResult. Files (the page image kept as
+evidence, snippets, debug pictures) are written here, atomically; the database is written by the parent only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from papier.forms import FormDef
+from papier.layout import EntryGeom, FieldGeom, PageLayout, Rect
+from scan_ingest import marks as mk
+from scan_ingest.align import Alignment, AlignError, align, warp
+from scan_ingest.identify import identify
+from scan_ingest.model import EntryResult, FieldResult, PageResult
+from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_page, write_atomic
+from scan_ingest.thresholds import ALIGN_PX_PER_MM, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM
+
+K = ALIGN_PX_PER_MM
+
+
+@dataclass
+class ReadContext:
+    files_dir: str                      # absolute: <db>.files
+    rel_prefix: str                     # how paths are stored: "<db name>.files"
+    keep_work: str | None = None
+    known: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # already stored: (source, idx) → shas
+    custom_forms: dict[tuple[str, int], FormDef] = field(default_factory=dict)
+    kits: frozenset[str] | None = None
+    known_values: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _digits_api() -> Any | None:
+    """papier.digits' reader when installed (read_boxes and read_digit_field), else None."""
+    try:
+        mod = importlib.import_module("papier.digits")
+    except ImportError:
+        return None
+    if hasattr(mod, "read_boxes") and hasattr(mod, "read_digit_field"):
+        return mod
+    return None
+
+
+def _maxrss_kb() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def read_page(ref: PageRef, ctx: ReadContext, seq: int = 0) -> PageResult:
+    """Read one page; never raises for a bad page (the problem becomes the result's reason)."""
+    t0 = time.perf_counter()
+    res = PageResult(source=ref.source, idx=ref.idx, sha256=None, status="unidentified")
+    try:
+        _read(ref, ctx, seq, res)
+    except PageLoadError as exc:
+        res.status, res.reason = "unidentified", str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad page must not stop the batch
+        res.status, res.reason = "unidentified", f"erreur inattendue en lisant la page ({type(exc).__name__}: {exc})"
+        res.entries = []
+    res.seconds = time.perf_counter() - t0
+    res.maxrss_kb = _maxrss_kb()
+    return res
+
+
+def _read(ref: PageRef, ctx: ReadContext, seq: int, res: PageResult) -> None:
+    page = load_page(ref)
+    res.sha256 = page.sha256
+    if page.sha256 in ctx.known.get((ref.source, ref.idx), ()):
+        res.status = "skip"
+        return
+    gray = page.gray
+    res.height, res.width = gray.shape
+    res.dpi = round(page.dpi, 1)
+    img_rel = f"pages/{page.sha256}{page.ext}"
+    write_atomic(Path(ctx.files_dir) / img_rel, evidence_bytes(page))
+    res.image_path = f"{ctx.rel_prefix}/{img_rel}"
+
+    ident = identify(gray, ctx.custom_forms, ctx.kits)
+    if not ident.ok:
+        res.reason = ident.reason
+        return
+    if ident.manifest_chunks is not None:
+        res.status = "identified"
+        res.manifest_chunks = ident.manifest_chunks
+        kits = sorted({c[0] for c in ident.manifest_chunks})
+        parts = ", ".join(f"{c[1]}/{c[2]}" for c in ident.manifest_chunks)
+        res.reason = f"page manifeste du kit {', '.join(kits)} (QR {parts}) : formulaires et listes du kit"
+        return
+    assert ident.ident and ident.layout and ident.form and ident.payload
+    pid = ident.ident
+    res.payload = ident.payload
+    try:
+        al = align(gray, ident.layout, ident.qrs or [], ident.payload)
+    except AlignError as exc:
+        res.reason = f"page {pid.page_key} reconnue mais impossible à caler : {exc} — renumérisez-la à plat"
+        return
+    res.status = "identified"
+    res.form, res.form_version, res.kit_id, res.serial = pid.form, pid.form_version, pid.kit_id, pid.serial
+    res.page_key = pid.page_key
+    res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
+    aligned = warp(gray, al, ident.layout.size_mm)
+    res.entries = read_fields(aligned, ident.layout, ctx, page.sha256, pid.kit_id, pid.serial, al)
+    res.copy = _copy_number(res.entries)
+    if al.residual_mm > RESIDUAL_REVIEW_MM:
+        res.reason = f"calage imprécis ({al.residual_mm:.2f} mm) : toutes les valeurs à vérifier"
+    if ctx.keep_work:
+        draw_work(aligned, ident.layout, res, Path(ctx.keep_work) / f"{seq:06d}_{pid.page_key}.png")
+
+
+# --- fields ------------------------------------------------------------------------------------------------------
+
+
+def _bbox(r: Rect) -> list[float]:
+    return [round(r.x, 2), round(r.y, 2), round(r.w, 2), round(r.h, 2)]
+
+
+def _snippet(aligned: np.ndarray, zone: Rect, ctx: ReadContext, sha: str, row: int, name: str) -> str:
+    m = SNIPPET_MARGIN_MM
+    h, w = aligned.shape
+    y0, y1 = max(0, int((zone.y - m) * K)), min(h, int((zone.y + zone.h + m) * K))
+    x0, x1 = max(0, int((zone.x - m) * K)), min(w, int((zone.x + zone.w + m) * K))
+    ok, buf = cv2.imencode(".png", aligned[y0:y1, x0:x1], [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    rel = f"snippets/{sha[:2]}/{sha}/r{row:02d}_{name}.png"
+    write_atomic(Path(ctx.files_dir) / rel, buf.tobytes())
+    return f"{ctx.rel_prefix}/{rel}"
+
+
+def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float]]) -> FieldResult:
+    """A choice, multi or checkbox field from its spots' baseline-corrected scores."""
+    verdicts = [(v, s, mk.classify(s)) for v, s in scores]
+    bbox = _bbox(f.ink_zone())
+    if f.type == "checkbox":
+        _, s, c = verdicts[0]
+        if c == "unsure":
+            return FieldResult(f.name, f.type, s >= (mk.MARK_EMPTY_MAX + mk.MARK_FILLED_MIN) / 2, "review", 0.5,
+                               [True, False], "case à peine marquée : cochée ou non ?", True, bbox_mm=bbox)
+        return FieldResult(f.name, f.type, c == "marked", "auto", mk.mark_confidence(s), [], None,
+                           c == "marked", bbox_mm=bbox)
+    marked = [(v, s) for v, s, c in verdicts if c == "marked"]
+    unsure = [(v, s) for v, s, c in verdicts if c == "unsure"]
+    has_ink = bool(marked or unsure)
+    if f.type == "multi":
+        value = [v for v, _ in marked]
+        if unsure:
+            return FieldResult(f.name, f.type, value, "review", 0.5, [v for v, _ in unsure],
+                               "case(s) à peine marquée(s)", True, bbox_mm=bbox)
+        conf = min([mk.mark_confidence(s) for _, s in scores] or [0.99])
+        return FieldResult(f.name, f.type, value, "auto", conf, [], None, has_ink, bbox_mm=bbox)
+    # single choice
+    if not marked and not unsure:
+        conf = min(mk.mark_confidence(s) for _, s in scores)
+        return FieldResult(f.name, f.type, None, "auto", conf, [], None, False, bbox_mm=bbox)
+    ranked = sorted(marked + unsure, key=lambda t: -t[1])
+    best = ranked[0]
+    if len(marked) == 1 and not unsure:
+        conf = min(mk.mark_confidence(s) for _, s in scores)
+        return FieldResult(f.name, f.type, best[0], "auto", conf, [], None, True, bbox_mm=bbox)
+    if len(marked) >= 2:
+        reason = "plusieurs cases cochées"
+    elif marked:
+        reason = "une case cochée et une autre à peine marquée"
+    else:
+        reason = "case à peine marquée"
+    return FieldResult(f.name, f.type, best[0], "review", 0.5, [v for v, _ in ranked[1:]], reason, True,
+                       bbox_mm=bbox)
+
+
+def _digit_crops(aligned: np.ndarray, boxes: tuple[Rect, ...], margin_mm: float) -> list[np.ndarray]:
+    h, w = aligned.shape
+    out = []
+    for b in boxes:
+        y0, y1 = max(0, int(round((b.y - margin_mm) * K))), min(h, int(round((b.y + b.h + margin_mm) * K)))
+        x0, x1 = max(0, int(round((b.x - margin_mm) * K))), min(w, int(round((b.x + b.w + margin_mm) * K)))
+        out.append(aligned[y0:y1, x0:x1])
+    return out
+
+
+def _read_digits(f: FieldGeom, aligned: np.ndarray, ink: str, ctx: ReadContext,
+                 expected_sum: int | None = None) -> FieldResult:
+    d = f.defn
+    bbox = _bbox(f.ink_zone())
+    api = _digits_api()
+    if api is None:
+        if ink == "blank":
+            return FieldResult(f.name, f.type, "", "auto", 0.99, [], None, False, bbox_mm=bbox)
+        return FieldResult(f.name, f.type, None, "review", 0.0, [], "chiffres à lire (lecteur non installé)", True,
+                           bbox_mm=bbox)
+    crops = _digit_crops(aligned, f.boxes, float(getattr(api, "CROP_MARGIN_MM", 1.0)))
+    readings = api.read_boxes(crops)
+    known = ctx.known_values.get(d.known) if d.known else None
+    kw: dict[str, Any] = {"semantic": d.semantic, "check": d.check, "known": known}
+    if expected_sum is not None:
+        kw["expected_sum"] = expected_sum
+    r = api.read_digit_field(readings, **kw)
+    value = r.value
+    status = r.status if r.status in ("auto", "review") else "review"
+    reason = r.reason
+    has_ink = not bool(getattr(r, "blank", False))
+    if not has_ink and ink != "blank":
+        # the reader saw nothing, the zone measurement saw ink: never silently blank
+        status, reason, has_ink = "review", reason or "trace d'encre dans les cases", True
+    if d.review_always and status == "auto" and has_ink:
+        status, reason = "review", "champ à double vérification"
+    alts = [a if isinstance(a, (str, int, float)) else list(a) for a in (r.alternatives or [])]
+    return FieldResult(f.name, f.type, value, status, float(r.confidence), alts, reason, has_ink, bbox_mm=bbox)
+
+
+def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: str, kit_id: str, serial: int,
+                al: Alignment) -> list[EntryResult]:
+    dark = mk.darkness(aligned)
+    plan = mk.mark_plan(layout)
+    raw = mk.measure_marks(dark, plan)
+    base = mk.baseline(raw)
+    spot_scores: dict[tuple[int, int], list[tuple[str | None, float]]] = {}
+    for spot, v in zip(plan.spots, raw):
+        spot_scores.setdefault(spot.field_key, []).append((spot.value, float(v) - base))
+    printed = layout.printed_values(kit_id, serial)
+    bad_align = al.residual_mm > RESIDUAL_REVIEW_MM
+
+    entries: list[EntryResult] = []
+    for e in layout.entries:
+        fields: list[FieldResult] = []
+        for fi, f in enumerate(e.fields):
+            expected = _expected_sum(layout, entries, f.defn.sum_of) if f.defn.sum_of else None
+            fields.append(_read_field(e, fi, f, aligned, dark, spot_scores, ctx, sha, expected))
+        entries.append(EntryResult(e.row, e.kind, printed.get(e.row, {}), any(x.has_ink for x in fields), fields))
+    _check_totals(layout, entries)
+    if bad_align:
+        for en in entries:
+            for fr in en.fields:
+                if fr.status == "auto":
+                    fr.status, fr.reason = "review", f"page mal calée ({al.residual_mm:.2f} mm)"
+    return entries
+
+
+def _read_field(e: EntryGeom, fi: int, f: FieldGeom, aligned: np.ndarray, dark: np.ndarray,
+                spot_scores: dict[tuple[int, int], list[tuple[str | None, float]]], ctx: ReadContext,
+                sha: str, expected_sum: int | None = None) -> FieldResult:
+    if f.type in ("choice", "multi", "checkbox"):
+        return _read_marks(f, spot_scores[(e.row, fi)])
+    zones = mk.field_zones(f)
+    ink = mk.ink_verdict(mk.ink_area_mm2(dark, zones))
+    if f.type == "digits":
+        fr = _read_digits(f, aligned, ink, ctx, expected_sum)
+    else:  # text: transcription happens in the review page
+        if ink == "blank":
+            fr = FieldResult(f.name, f.type, None, "auto", 0.99, [], None, False, bbox_mm=_bbox(f.ink_zone()))
+        else:
+            fr = FieldResult(f.name, f.type, None, "review", 0.0, [], "écriture à transcrire", True,
+                             bbox_mm=_bbox(f.ink_zone()))
+    if fr.has_ink:
+        fr.snippet = _snippet(aligned, f.ink_zone(), ctx, sha, e.row, f.name)
+    return fr
+
+
+def _line_amounts(layout: PageLayout, entries: list[EntryResult], col: str) -> list[tuple[EntryResult, FieldResult]]:
+    return [(en, fr) for en in entries if en.kind != "page" for fr in en.fields if fr.name == col and fr.has_ink]
+
+
+def _cancelled_rows(entries: list[EntryResult]) -> set[int]:
+    return {en.row for en in entries for fr in en.fields
+            if fr.type == "checkbox" and fr.name.startswith("annul") and fr.value is True}
+
+
+def _expected_sum(layout: PageLayout, entries: list[EntryResult], col: str) -> int | None:
+    """The sum of the lines' values of `col` when every one of them is certain (else None)."""
+    amounts = _line_amounts(layout, entries, col)
+    if not all(fr.status == "auto" and isinstance(fr.value, str) and fr.value.isdigit() for _, fr in amounts):
+        return None
+    cancelled = _cancelled_rows(entries)
+    return sum(int(fr.value) for en, fr in amounts if en.row not in cancelled)
+
+
+def _check_totals(layout: PageLayout, entries: list[EntryResult]) -> None:
+    """A page control total (sum_of) must equal the sum of its lines (cancelled lines counted or not): if both
+    are certain and they differ, the total and every amount of the page go to review."""
+    geoms = {f.name: f for f in layout.page_entry.fields}
+    for tf in entries[-1].fields:
+        g = geoms.get(tf.name)
+        if g is None or not g.defn.sum_of or not tf.has_ink:
+            continue
+        if tf.status != "auto" or not isinstance(tf.value, str) or not tf.value.isdigit():
+            continue
+        amounts = _line_amounts(layout, entries, g.defn.sum_of)
+        if not all(fr.status == "auto" and isinstance(fr.value, str) and fr.value.isdigit() for _, fr in amounts):
+            continue  # uncertain amounts are already flagged
+        cancelled = _cancelled_rows(entries)
+        s_all = sum(int(fr.value) for _, fr in amounts)
+        s_kept = sum(int(fr.value) for en, fr in amounts if en.row not in cancelled)
+        total = int(tf.value)
+        if total in (s_all, s_kept):
+            continue
+        msg = f"total de page {total / 100:.2f} € ≠ somme des lignes {s_kept / 100:.2f} €"
+        tf.status, tf.reason = "review", msg
+        for _, fr in amounts:
+            fr.status, fr.reason = "review", msg
+
+
+def _copy_number(entries: list[EntryResult]) -> int | None:
+    """The handwritten "copie n°": blank → 0 (the original); read with certainty → that number; else None."""
+    for fr in entries[-1].fields:
+        if fr.name == "copie":
+            if not fr.has_ink:
+                return 0
+            if fr.status == "auto" and isinstance(fr.value, str) and fr.value.isdigit():
+                return int(fr.value)
+            if fr.status == "auto":
+                fr.status, fr.reason = "review", "n° de copie illisible"
+            return None
+    return 0
+
+
+# --- debug picture ------------------------------------------------------------------------------------------------
+
+GREEN, ORANGE, RED = (60, 170, 60), (0, 140, 255), (40, 40, 220)
+
+
+def draw_work(aligned: np.ndarray, layout: PageLayout, res: PageResult, path: Path) -> None:
+    """The aligned page with every field framed: green certain, orange review, red problems."""
+    img = cv2.cvtColor(aligned, cv2.COLOR_GRAY2BGR)
+    bad = res.residual_mm is not None and res.residual_mm > RESIDUAL_REVIEW_MM
+    geoms = {(e.row, f.name): f for e in layout.entries for f in e.fields}
+    for en in res.entries:
+        for fr in en.fields:
+            g = geoms[(en.row, fr.name)]
+            colour = GREEN if fr.status == "auto" else ORANGE
+            if bad or (fr.status == "review" and fr.reason and "total" in fr.reason):
+                colour = RED
+            if g.options:
+                for o in g.options:
+                    sel = fr.value == o.value or (isinstance(fr.value, list) and o.value in fr.value)
+                    cv2.circle(img, (int(o.cx * K), int(o.cy * K)), int(o.r * K) + 2, colour, 3 if sel else 1)
+            else:
+                z = g.ink_zone()
+                if not fr.has_ink and fr.status == "auto":
+                    continue
+                cv2.rectangle(img, (int(z.x * K), int(z.y * K)), (int((z.x + z.w) * K), int((z.y + z.h) * K)),
+                              colour, 2)
+    cv2.putText(img, f"{res.page_key} copie={res.copy} residu={res.residual_mm}mm {res.align_method}",
+                (int(30 * K), int(34 * K)), cv2.FONT_HERSHEY_SIMPLEX, 0.8, RED if bad else GREEN, 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(buf.tobytes())
+    os.replace(tmp, path)

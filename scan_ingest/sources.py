@@ -1,0 +1,304 @@
+"""Input files → page references → one decoded page image at a time.
+
+The parent process only *lists* pages (``list_pages``: opens each file's header, counts its pages); a worker
+decodes one page (``load_page``) when it reads it, so a 500-page PDF never sits in memory as 500 images.
+
+Evidence and identity of a page image (``LoadedPage.sha256`` and ``LoadedPage.keep``):
+- a JPEG or PNG file, or a PDF page that is exactly one JPEG image (what office scanners write): the original
+  bytes are kept as they are, and the SHA-256 is over those bytes (the same photo in a PDF and as a file is the
+  same image);
+- anything else (vector PDF pages, CCITT/JBIG2 scans, TIFF frames): the page is rendered/decoded to grayscale,
+  kept as a lossless PNG, and the SHA-256 is over the pixels (with their shape).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# A4 at 600 dpi is 35 Mpx; A3 at 600 dpi 70 Mpx. Above this, an "image" is a mistake or a decompression bomb.
+MAX_PIXELS = 100_000_000
+RENDER_DPI_MAX = 200.0       # render PDF pages at the scan's own resolution, at most this (8 px/mm is enough)
+RENDER_DPI_MIN = 150.0
+RENDER_DPI_VECTOR = 200.0    # a PDF page without images (e.g. the kit itself)
+DOWNSCALE_ABOVE_DPI = 320.0  # decode large JPEGs at half size (libjpeg does it for free)
+
+IMAGE_EXT = {"jpeg": ".jpg", "png": ".png"}
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """One page image to read: where it comes from, and how to decode it."""
+    source: str        # as given on the command line, or the path inside a given folder
+    path: str          # the file to open
+    idx: int           # 1-based page number inside the file
+    kind: str          # pdf | tiff | jpeg | png | image
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file that yields no page at all (empty, encrypted, not an image…): a clear message, the batch goes on."""
+    source: str
+    path: str
+    reason: str
+
+
+@dataclass
+class LoadedPage:
+    gray: np.ndarray          # uint8, 2-D
+    sha256: str
+    keep: bytes               # bytes of the evidence file
+    ext: str                  # .jpg | .png
+    dpi: float                # estimated resolution (pixels per inch of the paper), 0 when unknown
+
+
+class PageLoadError(Exception):
+    """A page that cannot be decoded; the message (French) is stored as the page's reason."""
+
+
+def _is_hidden(rel: Path) -> bool:
+    return any(part.startswith(".") for part in rel.parts) or rel.name in ("Thumbs.db", "desktop.ini")
+
+
+def expand_inputs(inputs: list[str]) -> list[tuple[str, str]]:
+    """(source, path) of every file: folders recursively, in sorted order; the given order otherwise."""
+    out: list[tuple[str, str]] = []
+    for given in inputs:
+        p = Path(given)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not _is_hidden(f.relative_to(p)):
+                    out.append((str(Path(given) / f.relative_to(p)), str(f)))
+        else:
+            out.append((given, given))
+    return out
+
+
+def sniff(path: str) -> str:
+    """The kind of a file from its first bytes; raises PageLoadError with a French message."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except FileNotFoundError:
+        raise PageLoadError("fichier introuvable") from None
+    except IsADirectoryError:
+        raise PageLoadError("c'est un dossier") from None
+    except OSError as exc:
+        raise PageLoadError(f"lecture impossible ({exc.strerror})") from None
+    if not head:
+        raise PageLoadError("fichier vide (0 octet) : numérisez la page à nouveau")
+    if head.startswith(b"%PDF") or b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:4] == b"PK\x03\x04":
+        if b"word/" in head:
+            raise PageLoadError("document Word, pas une numérisation : donnez le PDF ou les images du scanner")
+        raise PageLoadError("archive ZIP ou document bureautique, pas une numérisation : décompressez-la d'abord")
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise PageLoadError("document Office (Word/Excel), pas une numérisation")
+    if head[:4] in (b"GIF8", b"BM\x00\x00") or head[:2] == b"BM" or head[:4] == b"RIFF":
+        return "image"
+    raise PageLoadError("format non reconnu (attendu : PDF, TIFF, JPEG ou PNG)")
+
+
+def _pdf_error(exc: Exception) -> str:
+    msg = str(exc).lower()
+    if "password" in msg:
+        return "PDF protégé par un mot de passe : enregistrez-le sans mot de passe puis recommencez"
+    if "format" in msg or "file" in msg:
+        return "PDF illisible (tronqué ou endommagé) : copiez-le à nouveau depuis le scanner"
+    return f"PDF illisible ({exc})"
+
+
+def _open_pdf(path: str):  # type: ignore[no-untyped-def]
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        raise PageLoadError(_pdf_error(exc)) from None
+
+
+def _check_pixels(w: int, h: int) -> None:
+    if w * h > MAX_PIXELS:
+        raise PageLoadError(f"image démesurée ({w} × {h} pixels, {w * h / 1e6:.0f} Mpx) : "
+                            "numérisez à 300 dpi au plus")
+    if w < 200 or h < 200:
+        raise PageLoadError(f"image trop petite ({w} × {h} pixels) pour être une page")
+
+
+def list_pages(source: str, path: str) -> list[PageRef]:
+    """The pages of one file (no pixel decoded); raises PageLoadError when the file yields none."""
+    kind = sniff(path)
+    if kind == "pdf":
+        doc = _open_pdf(path)
+        try:
+            n = len(doc)
+        finally:
+            doc.close()
+        if n == 0:
+            raise PageLoadError("PDF sans aucune page")
+        return [PageRef(source, path, i + 1, "pdf") for i in range(n)]
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_pixels(*im.size)
+                n = getattr(im, "n_frames", 1) if kind == "tiff" else 1
+    except PageLoadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PageLoadError("image démesurée (bombe de décompression ?) : numérisez à 300 dpi au plus") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
+        raise PageLoadError(f"image illisible ({type(exc).__name__}) : fichier tronqué ou endommagé") from None
+    return [PageRef(source, path, i + 1, kind) for i in range(n)]
+
+
+# --- decoding one page ------------------------------------------------------------------------------------------
+
+_doc_cache: dict[str, object] = {}  # worker-local: the last PDF opened (pages arrive in file order)
+
+
+def _cached_pdf(path: str):  # type: ignore[no-untyped-def]
+    doc = _doc_cache.get(path)
+    if doc is None:
+        for old in _doc_cache.values():
+            old.close()  # type: ignore[attr-defined]
+        _doc_cache.clear()
+        doc = _open_pdf(path)
+        _doc_cache[path] = doc
+    return doc
+
+
+def pixel_sha(gray: np.ndarray) -> str:
+    h = hashlib.sha256(f"{gray.shape[0]}x{gray.shape[1]}:".encode())
+    h.update(np.ascontiguousarray(gray).data)
+    return h.hexdigest()
+
+
+def _png(gray: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", gray, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise PageLoadError("encodage PNG impossible")
+    return buf.tobytes()
+
+
+def _decode_jpeg(data: bytes, dpi: float) -> np.ndarray:
+    flag = cv2.IMREAD_REDUCED_GRAYSCALE_2 if dpi > DOWNSCALE_ABOVE_DPI else cv2.IMREAD_GRAYSCALE
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if arr is None:
+        raise PageLoadError("image JPEG illisible (tronquée ou endommagée)")
+    return arr
+
+
+def _load_pdf_page(ref: PageRef) -> LoadedPage:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    doc = _cached_pdf(ref.path)
+    try:
+        page = doc[ref.idx - 1]  # type: ignore[index]
+    except Exception as exc:  # noqa: BLE001
+        raise PageLoadError(f"page {ref.idx} du PDF illisible ({exc})") from None
+    try:
+        w_pt, h_pt = page.get_size()
+        images = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+        dpi = RENDER_DPI_VECTOR
+        if images:
+            big = max(images, key=lambda o: o.get_px_size()[0] * o.get_px_size()[1])
+            pw, ph = big.get_px_size()
+            _check_pixels(pw, ph)
+            l, b, r, t = big.get_bounds()
+            if r - l > 1 and t - b > 1:
+                dpi = max(pw / ((r - l) / 72.0), ph / ((t - b) / 72.0))
+            # A scanner page: one JPEG covering the page → keep and decode its own bytes.
+            if len(images) == 1 and big.get_filters() == ["DCTDecode"] and (r - l) > 0.9 * w_pt:
+                try:
+                    data = bytes(big.get_data(decode_simple=False))
+                    gray = _decode_jpeg(data, dpi)
+                    if dpi > DOWNSCALE_ABOVE_DPI:
+                        dpi /= 2
+                    return LoadedPage(gray, hashlib.sha256(data).hexdigest(), data, ".jpg", dpi)
+                except (PageLoadError, pdfium.PdfiumError):
+                    pass  # fall back to rendering
+        render_dpi = min(max(dpi, RENDER_DPI_MIN), RENDER_DPI_MAX)
+        bitmap = page.render(scale=render_dpi / 72.0, grayscale=True)
+        arr = bitmap.to_numpy()
+        gray = np.ascontiguousarray(arr[..., 0] if arr.ndim == 3 else arr)
+    except PageLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pdfium errors on damaged pages
+        raise PageLoadError(f"page {ref.idx} du PDF illisible ({exc})") from None
+    finally:
+        page.close()
+    return LoadedPage(gray, pixel_sha(gray), b"", ".png", render_dpi)
+
+
+def _load_image_file(ref: PageRef) -> LoadedPage:
+    from PIL import Image
+
+    if ref.kind in ("jpeg", "png"):
+        data = Path(ref.path).read_bytes()
+        with Image.open(ref.path) as im:
+            _check_pixels(*im.size)
+            dpi = float((im.info.get("dpi") or (0, 0))[0] or 0)
+        if ref.kind == "jpeg":
+            gray = _decode_jpeg(data, dpi)
+            if dpi > DOWNSCALE_ABOVE_DPI:
+                dpi /= 2
+        else:
+            gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+            if gray is None:
+                raise PageLoadError("image PNG illisible (tronquée ou endommagée)")
+        return LoadedPage(gray, hashlib.sha256(data).hexdigest(), data, IMAGE_EXT[ref.kind], dpi)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(ref.path) as im:
+                _check_pixels(*im.size)
+                im.seek(ref.idx - 1)
+                dpi = float((im.info.get("dpi") or (0, 0))[0] or 0)
+                gray = np.asarray(im.convert("L"))
+    except PageLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise PageLoadError(f"image illisible ({type(exc).__name__}) : fichier tronqué ou endommagé") from None
+    gray = np.ascontiguousarray(gray)
+    return LoadedPage(gray, pixel_sha(gray), b"", ".png", dpi)
+
+
+def load_page(ref: PageRef) -> LoadedPage:
+    """Decode one page to grayscale; raises PageLoadError (French message) when impossible."""
+    page = _load_pdf_page(ref) if ref.kind == "pdf" else _load_image_file(ref)
+    if page.gray.ndim != 2 or page.gray.size == 0:
+        raise PageLoadError("image vide")
+    return page
+
+
+def evidence_bytes(page: LoadedPage) -> bytes:
+    """The bytes of the kept evidence file (PNG encoded on demand for decoded pages)."""
+    return page.keep if page.keep else _png(page.gray)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that a crash never leaves a half-written one under its final name."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)

@@ -1,0 +1,50 @@
+"""Every threshold of the scan reader, named, with the reason and the measurement that chose it.
+
+Units: darkness is in [0, 1] (0 = paper white, 1 = black), measured on the aligned page (8 px/mm, grayscale)
+after normalising by the page's own paper level; lengths in mm.
+
+How they were chosen: ``bench/bench_scan.py --calibrate`` prints, per degradation profile, the distribution of
+bubble darkness above the page's baseline for bubbles the simulator left empty and those it filled (filled,
+ticked, crossed, half-filled). The numbers below sit in the gap between the two populations on every profile,
+with the ambiguous band in between sent to review. (Figures of the last calibration run are in the comments.)
+"""
+
+from __future__ import annotations
+
+# --- geometry -------------------------------------------------------------------------------------------------
+ALIGN_PX_PER_MM = 8.0          # the aligned page: 8 px/mm (203 dpi); the digit reader's crops assume it
+SNIPPET_MARGIN_MM = 1.5        # around a text/digit zone in its snippet (enough to see a stroke leaving the box)
+BUBBLE_INNER = 0.70            # fraction of the bubble radius measured: the printed ring (0.7 pt at r) stays out
+CHECKBOX_INNER_MM = 0.7        # inset of a checkbox's measured square from its printed border
+ZONE_INSET_MM = 0.6            # inset of text/digit zones when looking for ink (printed box lines stay out)
+
+# --- alignment --------------------------------------------------------------------------------------------------
+# Residual = RMS distance (mm) between the marker corners found and where the homography puts them.
+# Measured: scanner profiles 0.02–0.15 mm, phone photos 0.2–0.6 mm. Above 1.0 mm a bubble (r 2.1 mm) could
+# already be measured off-centre: every field of the page goes to review.
+RESIDUAL_REVIEW_MM = 1.0
+# With fewer than 3 markers the page is aligned from QR corners only: less precise, accepted only if its
+# residual is below this, and flagged in the page's align_method.
+QR_ONLY_RESIDUAL_MM = 0.6
+
+# --- marks (bubbles, checkboxes) --------------------------------------------------------------------------------
+# Mark score = mean darkness of the inner disk minus the page's blank baseline (median darkness of the page's
+# least-inked bubbles). A bubble's inner disk is (0.7 * 2.1 mm)^2 * pi = 6.8 mm^2.
+# Measured (empty vs marked populations): empty bubbles stay below 0.05 even on photocopies and faxes (noise,
+# speckles); a tick or a cross covers ≥ 12 % of the inner disk at ink darkness ≥ 0.7 → ≥ 0.09; filled ≥ 0.5.
+MARK_EMPTY_MAX = 0.06          # ≤ this: clearly empty
+MARK_FILLED_MIN = 0.16         # ≥ this: clearly marked; between the two: review
+BASELINE_FRACTION = 0.5        # the baseline is the median of this fraction of the page's least-inked bubbles
+# A second mark in a single choice counts when it is at least this fraction of the strongest one (a stray
+# stroke at 20 % of a filled bubble is a slip; two comparable marks are a real ambiguity → review).
+SECOND_MARK_RATIO = 0.35
+
+# --- ink in writing zones ---------------------------------------------------------------------------------------
+# A pixel is ink when darker than this (normalised darkness): the dropout-grey furniture prints at 0.38
+# darkness (DROPOUT_GREY 0.62), photocopies push it to ~0.5, pen ink is ≥ 0.7 (pencil ≥ 0.55).
+INK_DARKNESS = 0.55
+# A zone has ink when its ink area (after removing isolated specks) is at least this many mm^2.
+# Measured: one digit "1" written small ≈ 1.2 mm^2; fax speckle on an empty 5x7 box ≤ 0.15 mm^2.
+INK_MIN_AREA_MM2 = 0.45
+# Between "no ink" and INK_MIN_AREA_MM2 * this, the zone is "faint": kept as ink (never silently blank).
+INK_FAINT_FACTOR = 0.5
