@@ -230,6 +230,27 @@ def build_kit(out_dir: Path, *, roster: str | None = None, catalog: str | None =
     return result
 
 
+def _table_of_contents(ctx: Any, rec: Recipe) -> list[tuple[str, int, int]]:
+    """(title, first page, last page) of every section and register, computed before drawing anything."""
+    from papier import kit_pages as kitpages
+
+    toc: list[tuple[str, int, int]] = []
+    page = 1
+    for section in rec.sections:
+        if section == "registres":
+            toc.append((kitpages.SECTION_TITLES["registres"], page, page + sum(r.pages for r in rec.registers) - 1))
+            for spec in rec.registers:
+                toc.append(("  " + (spec.form.register or spec.form.title), page, page + spec.pages - 1))
+                page += spec.pages
+            continue
+        n = kitpages.section_page_count(ctx, section)
+        if section != "couverture" and n:
+            title = rec.texts.get(section, {}).get("titre") or kitpages.SECTION_TITLES[section]
+            toc.append((title, page, page + n - 1))
+        page += n
+    return toc
+
+
 def _move_into(tmp: Path, out_dir: Path) -> None:
     if not out_dir.exists():
         os.replace(tmp, out_dir)
@@ -256,6 +277,7 @@ def _write_kit(tmp: Path, out_dir: Path, rec: Recipe, kid: str, families: list[d
     manifest = manifest_bytes(kid, created.isoformat(), [r.form for r in rec.registers], known_values)
     ctx = kitpages.KitContext(canvas=c, recipe=rec, kit_id=kid, created=created, families=families,
                               documents=documents, manifest=manifest)
+    ctx.toc = _table_of_contents(ctx, rec)
     pages: list[dict[str, Any]] = []
     registers: list[tuple[str, str, int, int]] = []
     for section in rec.sections:
@@ -264,8 +286,6 @@ def _write_kit(tmp: Path, out_dir: Path, rec: Recipe, kid: str, families: list[d
                 form = spec.form
                 lay = layout_form(form)
                 size = lay.size_mm
-                first = c.getPageNumber()
-                kitpages.register_divider(ctx, spec)
                 first = c.getPageNumber()
                 for serial in range(1, spec.pages + 1):
                     c.setPageSize((size[0] / MM_PER_PT, size[1] / MM_PER_PT))
@@ -279,7 +299,14 @@ def _write_kit(tmp: Path, out_dir: Path, rec: Recipe, kid: str, families: list[d
         else:
             kitpages.draw_section(ctx, section)
     page_count = c.getPageNumber() - 1
-    c.save()
+    from reportlab import rl_config
+
+    a85 = rl_config.useA85
+    rl_config.useA85 = 0  # binary compressed streams: smaller and faster than ASCII85
+    try:
+        c.save()
+    finally:
+        rl_config.useA85 = a85
 
     layout: dict[str, Any] = {
         "schema": LAYOUT_SCHEMA,

@@ -52,6 +52,37 @@ def qr_matrix(payload: str, border: int = 4) -> np.ndarray:
         return np.array(qr.get_matrix(), dtype=bool)
 
 
+def bit_runs_ops(bits: np.ndarray) -> str:
+    """PDF path operators for the dark runs of a boolean matrix, in module units, y up (row 0 at the top)."""
+    n_rows, n_cols = bits.shape
+    padded = np.zeros((n_rows, n_cols + 2), dtype=np.int8)
+    padded[:, 1:-1] = bits
+    diff = np.diff(padded, axis=1)
+    ops = []
+    for r in range(n_rows):
+        starts = np.flatnonzero(diff[r] == 1)
+        ends = np.flatnonzero(diff[r] == -1)
+        yy = n_rows - 1 - r
+        ops.extend(f"{s0} {yy} {e0 - s0} 1 re" for s0, e0 in zip(starts.tolist(), ends.tolist()))
+    return "\n".join(ops)
+
+
+def draw_bits(c: Canvas, bits: np.ndarray, x_pt: float, y_pt: float, size_pt: float) -> None:
+    """Fill the dark cells of a square boolean matrix into the size_pt square whose bottom-left is (x_pt, y_pt).
+
+    The path is written as raw operators in module units under a scale: exact, compact and fast.
+    """
+    n = bits.shape[0]
+    c.saveState()
+    c.translate(x_pt, y_pt)
+    c.scale(size_pt / n, size_pt / n)
+    c.setFillGray(0)
+    ops = bit_runs_ops(bits)
+    if ops:
+        c.addLiteral(ops + "\nf")
+    c.restoreState()
+
+
 class PageCanvas:
     """mm coordinates, origin top-left, y down, on a reportlab canvas."""
 
@@ -67,23 +98,7 @@ class PageCanvas:
 
     def grid(self, bits: np.ndarray, x: float, y: float, size: float) -> None:
         """Draw a boolean matrix as black squares filling size x size mm (one path)."""
-        n = bits.shape[0]
-        cell = size / n
-        p = self.c.beginPath()
-        for r in range(n):
-            row = bits[r]
-            c0 = 0
-            while c0 < n:
-                if row[c0]:
-                    c1 = c0
-                    while c1 + 1 < n and row[c1 + 1]:
-                        c1 += 1
-                    p.rect(self.X(x + c0 * cell), self.Y(y + (r + 1) * cell), (c1 - c0 + 1) * cell * mm, cell * mm)
-                    c0 = c1 + 1
-                else:
-                    c0 += 1
-        self.c.setFillGray(0)
-        self.c.drawPath(p, stroke=0, fill=1)
+        draw_bits(self.c, bits, self.X(x), self.Y(y + size), size * mm)
 
     def text(self, t: Text, gray: float = 0.0) -> None:
         self.c.setFillGray(gray)
