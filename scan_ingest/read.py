@@ -196,12 +196,17 @@ def _read_digits(f: FieldGeom, aligned: np.ndarray, ink: str, ctx: ReadContext,
         return FieldResult(f.name, f.type, None, "review", 0.0, [], "chiffres à lire (lecteur non installé)", True,
                            bbox_mm=bbox)
     crops = _digit_crops(aligned, f.boxes, float(getattr(api, "CROP_MARGIN_MM", 1.0)))
-    readings = api.read_boxes(crops)
     known = ctx.known_values.get(d.known) if d.known else None
     kw: dict[str, Any] = {"semantic": d.semantic, "check": d.check, "known": known}
     if expected_sum is not None:
         kw["expected_sum"] = expected_sum
-    r = api.read_digit_field(readings, **kw)
+    try:
+        r = api.read_digit_field(api.read_boxes(crops), **kw)
+    except Exception as exc:  # noqa: BLE001 - a broken reader must not lose the page: the snippet goes to review
+        if ink == "blank":
+            return FieldResult(f.name, f.type, "", "auto", 0.99, [], None, False, bbox_mm=bbox)
+        return FieldResult(f.name, f.type, None, "review", 0.0, [],
+                           f"lecteur de chiffres en panne ({type(exc).__name__})", True, bbox_mm=bbox)
     value = r.value
     status = r.status if r.status in ("auto", "review") else "review"
     reason = r.reason

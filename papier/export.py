@@ -1,0 +1,160 @@
+"""Export what ingest stored: JSON lines (one per entry with ink, or one per page image seen) and a CSV for a
+French spreadsheet (``;`` separator, UTF-8 with BOM, decimal comma for amounts).
+
+Formats are stable interfaces (docs CONTRACTS.md): keys are only ever added.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from papier.db import jload, open_db
+
+STATUS_FR = {"auto": "lu", "review": "à vérifier", "verified": "vérifié"}
+
+
+def _entries(db: Any, form: str | None) -> Iterator[dict[str, Any]]:
+    """Entries with ink, in the order their pages were seen, each with its fields."""
+    sql = (
+        "SELECT e.id, e.row, e.kind, e.printed, s.page_key, s.form, s.copy, s.status, p.source, p.idx, s.id "
+        "FROM entries e JOIN sheets s ON s.id = e.sheet_id JOIN pages p ON p.id = s.page_id "
+        "WHERE e.has_ink = 1" + (" AND s.form = ?" if form else "") + " ORDER BY p.seq, e.row")
+    rows = db.execute(sql, [form] if form else []).fetchall()
+    for eid, row, kind, printed, page_key, fname, copy, sheet_status, source, idx, sheet_id in rows:
+        fields: dict[str, dict[str, Any]] = {}
+        snippets: dict[str, str] = {}
+        reasons: dict[str, str] = {}
+        for name, value, status, conf, snippet, reason in db.execute(
+                "SELECT name, value, status, confidence, snippet, reason FROM fields WHERE entry_id = ? ORDER BY id",
+                [eid]):
+            fields[name] = {"value": jload(value), "status": status, "confidence": conf}
+            if snippet:
+                snippets[name] = snippet
+            if reason and status != "auto":
+                reasons[name] = reason
+        yield {
+            "page_key": page_key, "form": fname, "row": row, "fields": fields,
+            "copy": copy, "kind": kind, "printed": jload(printed) or {}, "snippet": snippets,
+            "sheet_status": sheet_status, "source": source, "index": idx, "reasons": reasons,
+        }
+
+
+def _pages(db: Any) -> Iterator[dict[str, Any]]:
+    for source, idx, sha, page_key, status, reason in db.execute(
+            "SELECT source, idx, sha256, page_key, status, reason FROM pages ORDER BY seq"):
+        yield {"source": source, "index": idx, "sha256": sha, "page_key": page_key, "status": status,
+               "reason": reason}
+
+
+@contextmanager
+def _out(output: str | Path | None, bom: bool) -> Iterator[IO[str]]:
+    if output is None:
+        if bom:
+            sys.stdout.write("\ufeff")
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    p = Path(output)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
+        yield fh
+
+
+def _cell(value: Any, ftype: str, semantic: str | None) -> str:
+    """A value as a French spreadsheet shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if ftype == "digits" and semantic == "amount_cents" and isinstance(value, str) and value.isdigit():
+        return f"{int(value) // 100},{int(value) % 100:02d}"
+    if ftype == "digits" and isinstance(value, str) and semantic and semantic.startswith("date_") and value.isdigit():
+        if len(value) in (4, 6, 8):
+            return "/".join([value[0:2], value[2:4]] + ([value[4:]] if len(value) > 4 else []))
+    if ftype == "digits" and semantic == "time_hhmm" and isinstance(value, str) and len(value) == 4:
+        return f"{value[:2]}h{value[2:]}"
+    return str(value)
+
+
+def _field_meta(form: str, version_hint: int | None = None) -> dict[str, tuple[str, str | None, str]]:
+    """name → (type, semantic, label) for a form (built-in, latest version) — for CSV headers and formatting."""
+    try:
+        from papier.forms import builtin_form
+
+        f = builtin_form(form, version_hint)
+    except Exception:  # noqa: BLE001 - a custom form unknown here: raw values
+        return {}
+    return {fd.name: (fd.type, fd.semantic, fd.label) for fd in f.fields + f.page_fields}
+
+
+def _write_csv(entries: list[dict[str, Any]], out: IO[str]) -> None:
+    """One row per entry. Columns: where it comes from, a global flag, then per field its value and, when the
+    field is not certain, « à vérifier » in its own status column — what a régie agent filters on."""
+    names: list[str] = []
+    forms = sorted({e["form"] for e in entries})
+    meta: dict[str, tuple[str, str | None, str]] = {}
+    for fm in forms:
+        meta.update(_field_meta(fm))
+    for e in entries:
+        for n in e["fields"]:
+            if n not in names:
+                names.append(n)
+    header = ["formulaire", "page", "copie", "ligne", "pré-imprimé", "à vérifier", "champs à vérifier",
+              "feuille", "fichier", "page du fichier"]
+    for n in names:
+        label = meta.get(n, ("", None, n))[2] or n
+        header += [label, f"{label} (état)"]
+    w = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    w.writerow(header)
+    for e in entries:
+        flagged = [n for n, f in e["fields"].items() if f["status"] == "review"]
+        printed = " ".join(f"{v}" for v in e["printed"].values())
+        row = [e["form"], e["page_key"], e["copy"] if e["copy"] is not None else "?", e["row"], printed,
+               "OUI" if flagged or e["sheet_status"] != "primary" else "", ", ".join(flagged),
+               "conflit" if e["sheet_status"] == "conflict" else "", e["source"], e["index"]]
+        for n in names:
+            f = e["fields"].get(n)
+            if f is None:
+                row += ["", ""]
+                continue
+            ftype, sem, _ = meta.get(n, ("", None, n))
+            row += [_cell(f["value"], ftype, sem), STATUS_FR.get(f["status"], f["status"])]
+        w.writerow(row)
+
+
+def export(db_path: str | Path, fmt: str = "jsonl", form: str | None = None, pages: bool = False,
+           output: str | Path | None = None) -> int:
+    """Write the export; returns the number of lines (entries or pages) written."""
+    db = open_db(db_path, create=False)
+    n = 0
+    if pages:
+        if fmt != "jsonl":
+            from papier.errors import PapierError
+
+            raise PapierError("--pages n'existe qu'au format jsonl")
+        with _out(output, bom=False) as out:
+            for p in _pages(db):
+                out.write(json.dumps(p, ensure_ascii=False) + "\n")
+                n += 1
+        return n
+    if fmt == "jsonl":
+        with _out(output, bom=False) as out:
+            for e in _entries(db, form):
+                out.write(json.dumps(e, ensure_ascii=False) + "\n")
+                n += 1
+        return n
+    entries = list(_entries(db, form))
+    buf = io.StringIO()
+    _write_csv(entries, buf)
+    with _out(output, bom=True) as out:
+        out.write(buf.getvalue())
+    return len(entries)
