@@ -247,7 +247,10 @@ def _scribble_patch(R: float, w: Writer, dpi: float, rng: np.random.Generator) -
     n = int(rng.integers(6, 11))
     pts = [(c + rng.uniform(-1.5, 1.5) * R, c + rng.uniform(-1.1, 1.1) * R) for _ in range(n)]
     cv2.polylines(p, [_pts(pts)], False, 255, _thick(w, dpi, 1.1), cv2.LINE_AA, SHIFT)
-    return np.maximum(p, _fill_patch(R * 1.05, w, dpi, rng, 1.0))
+    fp = _fill_patch(R * 1.05, w, dpi, rng, 1.0)
+    o = (size - fp.shape[0]) // 2
+    _stamp(p, fp, o, o)
+    return p
 
 
 def _put(cov: np.ndarray, patch: np.ndarray, cx: float, cy: float, w: Writer, rng: np.random.Generator,

@@ -1,0 +1,221 @@
+"""Degrading a filled page like machines do: scanners, photocopiers, fax, phone photos."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    dpi: float                              # resolution the page is rendered (and scanned) at
+    skew_deg: float = 0.0                   # max |rotation|
+    shift_mm: float = 0.0                   # max paper offset in the feeder
+    noise: float = 0.0                      # gaussian sensor noise (grey levels)
+    blur: float = 0.0                       # optics blur sigma (px)
+    paper: tuple[float, float] = (245, 255)  # white level range
+    jpeg: tuple[int, int] | None = (80, 92)  # JPEG quality range (None: lossless / bilevel)
+    gamma: tuple[float, float] = (1.0, 1.0)  # > 1 darkens mid-greys
+    contrast: float = 1.0
+    speckle: float = 0.0                    # toner specks per cm2
+    fax: bool = False                       # 200 x 100 dpi, dithered bilevel
+    upside_down: bool = False
+    photo: bool = False                     # perspective, light, background, colour
+    photo_width: int = 3000
+    default_fmt: str = "pdf"
+
+
+PROFILES: dict[str, Profile] = {
+    "scanner_300": Profile("scanner_300", 300, skew_deg=1.5, shift_mm=2, noise=2.5, blur=0.5, jpeg=(85, 92)),
+    "scanner_200": Profile("scanner_200", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4, jpeg=(75, 90)),
+    "scanner_150_jpeg": Profile("scanner_150_jpeg", 150, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.3,
+                                jpeg=(60, 72)),
+    "photocopy": Profile("photocopy", 200, skew_deg=2.0, shift_mm=3, noise=5.0, blur=0.8, paper=(232, 250),
+                         jpeg=(70, 85), gamma=(1.3, 1.8), contrast=1.25, speckle=0.25),
+    "fax": Profile("fax", 200, skew_deg=1.5, shift_mm=2, noise=4.0, blur=0.6, jpeg=None, fax=True,
+                   default_fmt="tiff"),
+    "upside_down": Profile("upside_down", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4, jpeg=(75, 90),
+                           upside_down=True),
+    "phone_photo": Profile("phone_photo", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90), photo=True,
+                           default_fmt="jpg"),
+}
+# A photocopied blank (before anyone writes on it): furniture a bit darker, a few specks, no skew of the
+# content relative to the printed grid beyond a little.
+PHOTOCOPY_BLANK = Profile("photocopy_blank", 0, skew_deg=0.4, shift_mm=1.0, noise=0.0, blur=0.5, paper=(250, 255),
+                          jpeg=None, gamma=(1.1, 1.4), contrast=1.1, speckle=0.08)
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    try:
+        return PROFILES[profile]
+    except KeyError:
+        raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})") from None
+
+
+def _jpeg(img: np.ndarray, q: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+
+
+def _rotate(img: np.ndarray, deg: float, dx: float, dy: float, border: float) -> np.ndarray:
+    h, w = img.shape[:2]
+    M = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
+    M[0, 2] += dx
+    M[1, 2] += dy
+    return cv2.warpAffine(img, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=border)
+
+
+def _speckle(img: np.ndarray, per_cm2: float, dpi: float, rng: np.random.Generator) -> None:
+    h, w = img.shape[:2]
+    area_cm2 = (h / dpi * 2.54) * (w / dpi * 2.54)
+    n = int(rng.poisson(per_cm2 * area_cm2))
+    if not n:
+        return
+    ys = rng.integers(0, h, n)
+    xs = rng.integers(0, w, n)
+    rs = rng.uniform(0.5, 1.8, n) * dpi / 200
+    gs = rng.uniform(0, 120, n)
+    for x, y, r, g in zip(xs, ys, rs, gs):
+        cv2.circle(img, (int(x), int(y)), max(int(r), 1), float(g), -1, cv2.LINE_AA)
+
+
+BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) + 0.5) / 16
+
+
+def _fax(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """200 x 100 dpi fax: halve the vertical resolution, dither mid-greys, threshold, stretch back to 200 x 200."""
+    h, w = img.shape
+    half = cv2.resize(img, (w, h // 2), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    # fax "text" mode keeps a band of thresholded tones; mid-greys get an ordered dither ("photo" mode)
+    thr = np.tile(BAYER4, (half.shape[0] // 4 + 1, w // 4 + 1))[: half.shape[0], :w]
+    lo, hi = 0.42, 0.82
+    t = np.where(half < lo, 1.0, np.where(half > hi, 0.0, thr * (hi - lo) + lo))
+    bits = (half >= t).astype(np.uint8) * 255
+    # transmission errors: a few streaked lines
+    for _ in range(int(rng.poisson(1.5))):
+        y = int(rng.integers(0, bits.shape[0]))
+        x0 = int(rng.integers(0, w - 50))
+        bits[y, x0:x0 + int(rng.integers(20, 300))] ^= 255
+    return cv2.resize(bits, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def _photo(img: np.ndarray, p: Profile, rng: np.random.Generator) -> np.ndarray:
+    """A phone photo: the page on a table, perspective, uneven light and a shadow, blur, colour, ~3000 px wide."""
+    h, w = img.shape[:2]
+    portrait = h >= w
+    W = p.photo_width if portrait else int(p.photo_width * 4 / 3)
+    H = int(W * 4 / 3) if portrait else int(W * 3 / 4)
+    fill = rng.uniform(0.78, 0.9)  # share of the frame the page takes
+    s = min(W * fill / w, H * fill / h)
+    pw, ph = w * s, h * s
+    cx, cy = W / 2 + rng.uniform(-0.04, 0.04) * W, H / 2 + rng.uniform(-0.04, 0.04) * H
+    ang = math.radians(rng.uniform(-p.skew_deg, p.skew_deg))
+    ca, sa = math.cos(ang), math.sin(ang)
+    corners = []
+    for ux, uy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        x, y = ux * pw / 2, uy * ph / 2
+        corners.append((cx + x * ca - y * sa, cy + x * sa + y * ca))
+    # perspective: the far edge looks shorter
+    k = rng.uniform(0.02, 0.07) * pw
+    side = int(rng.integers(4))
+    dst = np.array(corners, np.float32)
+    a, b = side, (side + 1) % 4
+    mid = (dst[a] + dst[b]) / 2
+    for i in (a, b):
+        d = mid - dst[i]
+        dst[i] += d / (np.linalg.norm(d) + 1e-9) * k
+    dst += rng.uniform(-0.01, 0.01, dst.shape).astype(np.float32) * W
+    src = np.array([(0, 0), (w, 0), (w, h), (0, h)], np.float32)
+    M = cv2.getPerspectiveTransform(src, dst)
+    gray = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    warped = cv2.warpPerspective(gray, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                 borderValue=0)
+    mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), M, (W, H), flags=cv2.INTER_LINEAR)
+    # table: a darker textured background
+    small = rng.normal(0, 1, (H // 64 + 2, W // 64 + 2)).astype(np.float32)
+    tex = cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC) * 10 + rng.uniform(70, 130)
+    m = mask.astype(np.float32) / 255.0
+    f = warped.astype(np.float32) * m + tex * (1 - m)
+    # light: a gradient, a vignette and a soft shadow (a hand or the phone), computed coarse then smoothed up
+    cs = 8
+    yy, xx = np.mgrid[0:H:cs, 0:W:cs].astype(np.float32)
+    g_ang = rng.uniform(0, 2 * math.pi)
+    grad = ((xx - W / 2) * math.cos(g_ang) + (yy - H / 2) * math.sin(g_ang)) / max(W, H)
+    light = 0.88 + 0.18 * grad * rng.uniform(0.6, 1.4)
+    r2 = ((xx - W / 2) / W) ** 2 + ((yy - H / 2) / H) ** 2
+    light *= 1.0 - 0.35 * r2
+    if rng.random() < 0.8:
+        s_ang = rng.uniform(0, 2 * math.pi)
+        off = rng.uniform(0.2, 0.45) * max(W, H)
+        proj = (xx - W / 2) * math.cos(s_ang) + (yy - H / 2) * math.sin(s_ang)
+        edge = 1.0 / (1.0 + np.exp(-(proj - off) / (0.03 * W)))
+        light *= 1.0 - rng.uniform(0.2, 0.4) * edge
+    f *= cv2.resize(light.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    if p.blur:
+        f = cv2.GaussianBlur(f, (0, 0), p.blur * rng.uniform(0.6, 1.3))
+    f += rng.standard_normal(f.shape, dtype=np.float32) * np.float32(p.noise)
+    f = np.clip(f, 0, 255)
+    # colour: warm indoor light
+    tint = np.array([rng.uniform(0.96, 1.0), rng.uniform(0.9, 0.97), rng.uniform(0.78, 0.9)], np.float32)
+    rgb = np.clip(f[:, :, None] * tint[None, None, :], 0, 255).astype(np.uint8)
+    return rgb
+
+
+def degrade(img: np.ndarray, profile: str | Profile, rng: np.random.Generator, *, upside_down: bool | None = None,
+            dpi: float | None = None) -> np.ndarray:
+    """A filled page image (rendered at the profile's dpi) as the machine gives it back.
+
+    Scanner-like profiles keep the page's pixel size (A4 at their dpi); the phone photo is ~3000 px wide, RGB;
+    the fax is bilevel (0/255) at 200 dpi with 100 dpi vertical detail. JPEG artefacts are applied here when the
+    profile has a quality (the writer saves the result losslessly or as JPEG at that quality)."""
+    p = get_profile(profile)
+    dpi = dpi or p.dpi
+    g = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    f = g.astype(np.float32)
+    if p.photo:
+        out = _photo(g, p, rng)
+        if upside_down or (upside_down is None and p.upside_down):
+            out = out[::-1, ::-1].copy()
+        return out
+    # toner / lamp: tone curve
+    gam = rng.uniform(*p.gamma)
+    if gam != 1.0 or p.contrast != 1.0:
+        f = 255.0 * (f / 255.0) ** gam
+        f = (f - 128.0) * p.contrast + 128.0
+    paper = rng.uniform(*p.paper)
+    f = f * (paper / 255.0)
+    f = np.clip(f, 0, 255).astype(np.uint8)
+    if p.speckle:
+        _speckle(f, p.speckle, dpi, rng)
+    mm = dpi / 25.4
+    if p.skew_deg or p.shift_mm:
+        f = _rotate(f, rng.uniform(-p.skew_deg, p.skew_deg), rng.uniform(-p.shift_mm, p.shift_mm) * mm,
+                    rng.uniform(-p.shift_mm, p.shift_mm) * mm, float(paper))
+    if p.blur:
+        f = cv2.GaussianBlur(f, (0, 0), p.blur * rng.uniform(0.7, 1.3))
+    if p.noise:
+        n = rng.standard_normal(f.shape, dtype=np.float32) * np.float32(p.noise)
+        f = np.clip(f.astype(np.float32) + n, 0, 255).astype(np.uint8)
+    if p.fax:
+        f = _fax(f, rng)
+    if upside_down or (upside_down is None and p.upside_down):
+        f = f[::-1, ::-1].copy()
+    return f
+
+
+def degrade_blank_copy(img: np.ndarray, rng: np.random.Generator, dpi: float) -> np.ndarray:
+    """A photocopied blank page (what agents fill when the register runs out)."""
+    return degrade(img, replace(PHOTOCOPY_BLANK, dpi=dpi), rng, dpi=dpi)
+
+
+def jpeg_quality(profile: str | Profile, rng: np.random.Generator) -> int | None:
+    p = get_profile(profile)
+    return None if p.jpeg is None else int(rng.integers(p.jpeg[0], p.jpeg[1] + 1))
