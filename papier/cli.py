@@ -188,12 +188,20 @@ def review(db_path: str, port: int, no_browser: bool) -> None:
               help="Restored data: a SQLite file, a folder of CSV exports with mapping.toml, or 'sample'.")
 @click.option("--mapping", type=click.Path(dir_okay=False), default=None, help="Mapping TOML (which column is what).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--kit-layout", type=click.Path(dir_okay=False), default=None,
+              help="The kit's layout.json: every page issued (default: deduced from the pages scanned).")
+@click.option("--date", "today", type=click.DateTime(formats=["%Y-%m-%d", "%d/%m/%Y"]), default=None,
+              help="Reference date for legal deadlines and late items (default: today).")
+@click.option("--scenario", type=click.Path(dir_okay=False), default=None,
+              help="With --against sample: the simulator's scenario.json, to align the sample backup with it.")
 @_handle_errors
-def reconcile(db_path: str, source: str, mapping: str | None, out_dir: str) -> None:
+def reconcile(db_path: str, source: str, mapping: str | None, out_dir: str, kit_layout: str | None,
+              today: Any, scenario: str | None) -> None:
     """Compare the paper with the restored systems (recollement)."""
     from papier.reconcile import reconcile as run
 
-    result = run(db_path, source, out_dir=out_dir, mapping=mapping)
+    result = run(db_path, source, out_dir=out_dir, mapping=mapping, kit_layout=kit_layout,
+                 today=today.date() if today else None, scenario=scenario)
     click.echo(result.summary())
 
 
