@@ -306,9 +306,9 @@ def _cancel_example(label: str) -> _Drawing:
         for bx, ch in zip(xs, "10025"):
             p.digit(bx, y, ch)
         tx = xs[-1] + 10
-        p.box(tx, y - 0.5, 48, 8)
+        p.box(tx, y - 0.5, 40, 8)
         p.text(tx + 2, y + 5.5, "DUPONT", 12, False, INK)
-        cx = tx + 56
+        cx = tx + 46
         p.box(cx, y + 1.2, CHECK_SIZE, CHECK_SIZE)
         p.ink([(cx + 0.5, y + 1.7), (cx + CHECK_SIZE - 0.5, y + 1.2 + CHECK_SIZE - 0.5)], 1.2)
         p.ink([(cx + 0.5, y + 1.2 + CHECK_SIZE - 0.5), (cx + CHECK_SIZE - 0.5, y + 1.7)], 1.2)
@@ -479,7 +479,7 @@ def _consignes(ctx: KitContext) -> None:
     story.append(KeepTogether([Paragraph(ctx.fmt(t["ronds_titre"]), H2),
                                _marks_example(t["ronds_bien"], t["ronds_mal"])]))
     story.append(KeepTogether([Paragraph(ctx.fmt(t["chiffres_titre"]), H2),
-                               _digits_example(t["chiffres_bien"], t["chiffres_mal"])]
+                               _digits_example(t["chiffres_bien"], t["chiffres_mal"]), Spacer(1, 2 * mm)]
                               + _bullets(ctx, t.get("chiffres_regles", []))))
     story.append(KeepTogether([Paragraph(ctx.fmt(t["cases_titre"]), H2)] + _bullets(ctx, t.get("cases", []))
                               + [Spacer(1, 1 * mm), _cancel_example(t.get("annulation_exemple", "Ligne annulée"))]))
@@ -565,7 +565,7 @@ def _table_pages(ctx: KitContext, section: str, rows: list[list[str]], col_specs
             if not chunk:
                 continue
             # column headers
-            c.setFont(FONT_BOLD, 7.5)
+            c.setFont(FONT_BOLD, 6.5)
             c.setFillGray(0.2)
             x = x0
             for (w, _f, _s, align), h in zip(col_specs, headers):
@@ -607,8 +607,9 @@ def _roster_rows(ctx: KitContext) -> list[list[str]]:
     return [[f["nom"], f["prenom"], f["numero_famille"]] for f in ctx.families]
 
 
-ROSTER_COLS = [(38.0, FONT_BOLD, 8.5, "l"), (30.0, FONT, 8.5, "l"), (16.0, "Courier-Bold", 9.5, "l")]
-CATALOG_COLS = [(43.0, FONT, 7.0, "l"), (17.0, FONT, 7.0, "l"), (9.0, FONT, 6.5, "l"), (21.0, "Courier-Bold", 7.5, "l")]
+# (width mm, font, size, align); two columns of rows per page, 6 mm apart: widths add up to at most 84 mm.
+ROSTER_COLS = [(36.0, FONT_BOLD, 8.5, "l"), (30.0, FONT, 8.5, "l"), (18.0, "Courier-Bold", 9.5, "l")]
+CATALOG_COLS = [(35.0, FONT, 7.0, "l"), (17.0, FONT, 7.0, "l"), (9.5, FONT, 6.5, "l"), (22.5, "Courier-Bold", 7.2, "l")]
 
 
 def _catalog_rows(ctx: KitContext) -> list[list[str]]:
@@ -662,9 +663,9 @@ def _manifeste(ctx: KitContext) -> None:
         if pi == 0:
             c.setFont(FONT_BOLD, 17)
             c.drawString(MARGIN_X, H - TOP - 6 * mm, t["titre"])
-            f = Frame(MARGIN_X, H - TOP - 62 * mm, W - 2 * MARGIN_X, 52 * mm, 0, 0, 0, 0)
+            f = Frame(MARGIN_X, H - TOP - 50 * mm, W - 2 * MARGIN_X, 40 * mm, 0, 0, 0, 0)
             f.addFromList([Paragraph(ctx.fmt(p), BODY) for p in t.get("intro", [])], c)
-            top = H - TOP - 64 * mm
+            top = H - TOP - 56 * mm
         else:
             c.setFont(FONT_BOLD, 12)
             c.drawString(MARGIN_X, H - TOP - 4 * mm, f"{t['titre']} (suite) — scanner aussi cette page")

@@ -95,10 +95,14 @@ def _title(rng: random.Random, support: str) -> str:
         return rng.choice(("Le jeu de l'oie", "Mémo des animaux", "Les petits bâtisseurs", "Bataille navale",
                            "Trésors du château", "Mots croisés junior", "Loto des saisons")) + \
             f" ({rng.choice(('3-6 ans', '6-10 ans', 'famille'))})"
-    if support == "livre" and rng.random() < 0.25:
+    if support == "livre" and rng.random() < 0.06:
         return rng.choice(_TOPICS) + (f" : {rng.choice(('débutants', 'en 100 questions', 'pas à pas'))}"
                                       if rng.random() < 0.5 else "")
-    pattern = rng.randrange(6)
+    pattern = rng.randrange(8)
+    if pattern == 6:
+        return f"{rng.choice(_NOUNS_F).capitalize()} {rng.choice(_ADJ_F)}, tome {rng.randint(1, 9)}"
+    if pattern == 7:
+        return f"Le {rng.choice(_NOUNS_M)} et la {rng.choice(_NOUNS_F)} de {rng.choice(FIRST_NAMES)}"
     if pattern == 0:
         return f"Le {rng.choice(_NOUNS_M)} {rng.choice(_ADJ_M)}"
     if pattern == 1:
@@ -145,6 +149,13 @@ def _ean(rng: random.Random, support: str) -> str:
     return stem + ean13_check_digit(stem)
 
 
+def _fold(s: str) -> str:
+    """Sort key: accents and case ignored (É sorts with E)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii").casefold()
+
+
 @lru_cache(maxsize=4)
 def _roster(seed: int, n: int) -> tuple[tuple[str, str, str], ...]:
     rng = random.Random(seed)
@@ -154,7 +165,7 @@ def _roster(seed: int, n: int) -> tuple[tuple[str, str, str], ...]:
     for base in bases:
         stem = str(base)
         fams.append((rng.choice(names).upper(), rng.choice(FIRST_NAMES), stem + luhn_check_digit(stem)))
-    fams.sort(key=lambda t: (t[0], t[1], t[2]))
+    fams.sort(key=lambda t: (_fold(t[0]), _fold(t[1]), t[2]))
     return tuple(fams)
 
 
