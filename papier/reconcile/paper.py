@@ -21,23 +21,26 @@ class PaperData:
     sheets: list[dict[str, Any]] = field(default_factory=list)    # {page_key, copy, form, serial, kit_id, status}
 
 
-def _export_api() -> Any:
+def _export_builders() -> tuple[Any, Any] | None:
+    """papier.export's entry and page row builders (the functions `papier export` itself writes from)."""
     try:
         from papier import export as ex
     except ImportError:
         return None
-    if hasattr(ex, "iter_entries") and hasattr(ex, "iter_pages"):
-        return ex
-    return None
+    entries = getattr(ex, "iter_entries", None) or getattr(ex, "_entries", None)
+    pages = getattr(ex, "iter_pages", None) or getattr(ex, "_pages", None)
+    if entries is None or pages is None:
+        return None
+    return (lambda db: entries(db, None)), pages
 
 
 def read_paper(db_path: str | Path) -> PaperData:
     db = open_db(db_path, create=False)
     try:
-        ex = _export_api()
-        if ex is not None:
-            entries = list(ex.iter_entries(db))
-            pages = list(ex.iter_pages(db))
+        builders = _export_builders()
+        if builders is not None:
+            entries = list(builders[0](db))
+            pages = list(builders[1](db))
         else:
             entries = list(_entries_sql(db))
             pages = list(_pages_sql(db))
