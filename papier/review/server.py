@@ -343,7 +343,7 @@ def _int(v: Any) -> int:
     try:
         return int(v)
     except (TypeError, ValueError):
-        raise HttpError(400, f"nombre attendu, pas {str(v)[:20]!r}") from None
+        raise HttpError(400, "identifiant numérique attendu") from None
 
 
 def _page_image_path(db: sqlite_utils.Database, page_id: int) -> str | None:
