@@ -26,7 +26,13 @@ class KitRenderer:
             arr = page.render(scale=dpi / 72.0, grayscale=True).to_numpy()
             if arr.ndim == 3:
                 arr = arr[:, :, 0]
-            return np.ascontiguousarray(arr).copy()
+            # exactly the page's size at this dpi (pdfium rounds up: 210 mm at 150 dpi gives 1241 px, not 1240)
+            w = int(round(page.get_width() * dpi / 72.0))
+            h = int(round(page.get_height() * dpi / 72.0))
+            out = np.full((h, w), 255, np.uint8)
+            hh, ww = min(h, arr.shape[0]), min(w, arr.shape[1])
+            out[:hh, :ww] = arr[:hh, :ww]
+            return out
         finally:
             page.close()
 
