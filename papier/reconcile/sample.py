@@ -48,15 +48,20 @@ def _add_months(d: _dt.date, n: int) -> _dt.date:
     return _dt.date(d.year + y, m + 1, 1)
 
 
+def _receipt(p: dict[str, Any]) -> str:
+    q = str(p.get("receipt") or p.get("quittance") or "")
+    copy = int(p.get("copy") or 0)
+    return q + (f"-c{copy}" if q and copy else "")
+
+
+def _amount(p: dict[str, Any]) -> int:
+    return int(p["amount_cents"] if "amount_cents" in p else p["montant"])
+
+
 def _scenario_payments(scenario: dict[str, Any]) -> list[dict[str, Any]]:
-    """Paper payments of a simulator scenario (accepting a few plausible shapes)."""
-    pays = scenario.get("payments") or scenario.get("paiements") or []
-    out = []
-    for p in pays:
-        if p.get("cancelled") or p.get("annulee") or p.get("duplicate_of") or p.get("lost"):
-            continue
-        out.append(p)
-    return out
+    """Paper payments of a simulator scenario that a family really made (no cancelled line, no duplicate)."""
+    return [p for p in scenario.get("payments") or []
+            if not p.get("cancelled") and not p.get("duplicate_of")]
 
 
 def sample_restored(scenario: dict[str, Any] | None = None, start: _dt.date = DEFAULT_START,
@@ -64,10 +69,9 @@ def sample_restored(scenario: dict[str, Any] | None = None, start: _dt.date = DE
     from papier.sample_data import sample_catalog, sample_roster
 
     if scenario:
-        s = scenario.get("start") or scenario.get("start_date")
-        if s:
-            start = _dt.date.fromisoformat(str(s)[:10])
-        weeks = int(scenario.get("weeks") or weeks)
+        start = _dt.date.fromisoformat(str(scenario.get("start") or start)[:10])
+        if scenario.get("end"):
+            weeks = max(1, ((_dt.date.fromisoformat(str(scenario["end"])[:10]) - start).days + 7) // 7)
     rng = random.Random(SEED)
     backup = start - _dt.timedelta(days=1)
     end = start + _dt.timedelta(weeks=weeks)
@@ -133,21 +137,34 @@ def sample_restored(scenario: dict[str, Any] | None = None, start: _dt.date = DE
 
 
 def _after_recovery(data: RestoredData, scenario: dict[str, Any], backup: _dt.date) -> None:
-    """Hand re-entries made after recovery, and the loans the paper returns imply."""
+    """Align the backup with a simulated outage: invoices of the families who paid at the counter, hand
+    re-entries made after recovery, and the loans the paper returns imply."""
     pays = _scenario_payments(scenario)
+    # invoices of the outage months for families who paid on paper: what they paid (they are square), except
+    # every seventh (family, service), which still owes 15,00 €
+    paid: dict[tuple[str, str, str], int] = {}
+    for p in pays:
+        k = (str(p["famille"]), str(p["service"]), str(p["date"])[:7])
+        paid[k] = paid.get(k, 0) + _amount(p)
+    pairs = sorted({(f, s) for f, s, _ in paid})
+    owes = {pair for i, pair in enumerate(pairs) if i % 7 == 3}
+    touched = {(f, s, m) for f, s, m in paid}
+    data.invoices[:] = [i for i in data.invoices if (i.famille, i.service, i.periode) not in touched]
+    for (f, s, m), amount in sorted(paid.items()):
+        data.invoices.append(Invoice(f, s, amount + (1500 if (f, s) in owes else 0), m, "sauvegarde, factures"))
+    # hand re-entries after recovery: one payment in twelve, the first of them with a typing error
     for i, p in enumerate(pays):
         if i % 12 != 5:
             continue
-        day = _dt.date.fromisoformat(str(p["date"])[:10])
-        amount = int(p["montant"])
-        typo = i % 60 == 5  # one in five re-entries carries a typing error: a conflict to show
-        data.payments.append(Payment(str(p["famille"]), amount + (100 if typo else 0), day,
-                                     str(p.get("quittance") or ""), str(p.get("service") or ""),
+        typo = i == 5
+        data.payments.append(Payment(str(p["famille"]), _amount(p) + (100 if typo else 0),
+                                     _dt.date.fromisoformat(str(p["date"])[:10]), _receipt(p), str(p["service"]),
                                      str(p.get("mode") or ""), "saisie après reprise"))
-    lent_on_paper = {str(x.get("code_barres")) for x in (scenario.get("loans") or scenario.get("prets") or [])}
+    # loans out at the backup whose return was written on the returns register
+    lent_on_paper = {str(x.get("code_barres")) for x in scenario.get("loans") or []}
     out = {ln.code_barres for ln in data.loans if ln.date_retour is None}
     rng = random.Random(SEED + 1)
-    for r in scenario.get("returns") or scenario.get("retours") or []:
+    for r in scenario.get("returns") or []:
         bc = str(r.get("code_barres"))
         if bc in out or bc in lent_on_paper:
             continue
