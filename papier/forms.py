@@ -136,6 +136,8 @@ def _parse_field(d: Any, src: str, index: int, where: str) -> FieldDef:
     kw["hint"] = _opt(d, "hint", str, src, name)
     kw["review_always"] = _opt(d, "review_always", bool, src, name, False)
     width = _opt(d, "width", (int, float), src, name)
+    if width is not None and ftype != "text":
+        raise FormDefinitionError(src, "« width » n'a de sens que pour un champ text", name)
     if width is not None and not (8 <= width <= 280):
         raise FormDefinitionError(src, f"largeur {width} mm hors limites (8–280)", name)
     kw["width"] = float(width) if width is not None else None

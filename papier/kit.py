@@ -335,6 +335,7 @@ ROSTER_COLUMNS = ("nom", "prenom", "numero_famille")
 CATALOG_COLUMNS = ("code_barres", "cote", "titre", "support")
 _ALIASES = {"prenoms": "prenom", "n_famille": "numero_famille", "no_famille": "numero_famille",
             "num_famille": "numero_famille", "famille": "numero_famille", "numero_de_famille": "numero_famille",
+            "n_de_famille": "numero_famille", "no_de_famille": "numero_famille",
             "codebarres": "code_barres", "code_barre": "code_barres", "ean": "code_barres", "ean13": "code_barres"}
 
 

@@ -357,6 +357,15 @@ COPY_FIELD = FieldDef(name="copie", type="digits", label="Copie n°", length=2, 
 @lru_cache(maxsize=64)
 def layout_form(form: FormDef) -> PageLayout:
     """Page geometry of a form (every page of a register shares it; only printed values differ)."""
+    try:
+        return _layout_form(form)
+    except FormDefinitionError as exc:
+        if exc.source == "<mise en page>":  # name the definition file in geometry errors too
+            raise FormDefinitionError(form.source, exc.problem, exc.field) from None
+        raise
+
+
+def _layout_form(form: FormDef) -> PageLayout:
     W, H = PAGE_SIZES[form.orientation]
     fids = (
         Marker(FID_IDS[0], MARGIN, MARGIN, FID_SIZE),
