@@ -14,7 +14,8 @@ from papier.simulate.batch import read_truth, simulate_batch
 from papier.simulate.degrade import PROFILES, Profile, degrade
 from papier.simulate.ink import Writer, fill_page, make_writer
 from papier.simulate.io import render_pages
+from papier.simulate.outage import simulate_outage
 from papier.simulate.values import make_values
 
 __all__ = ["PROFILES", "Profile", "Writer", "degrade", "fill_page", "make_values", "make_writer", "read_truth",
-           "render_pages", "simulate_batch"]
+           "render_pages", "simulate_batch", "simulate_outage"]

@@ -157,6 +157,9 @@ def simulate_batch(kit_dir: str | Path, out_dir: str | Path, *, profile: str = "
             copy = 0 if rng.random() < 0.9 else int(rng.integers(1, 4))
         else:
             copy = max(taken | {0}) + 1
+        if copy > 99:
+            raise ValueError(f"{n} pages from {len(pages)} kit pages: over 99 copies of a page "
+                             "(build the kit with more pages per register)")
         taken.add(copy)
         plan.append({"kind": "page", "page": page, "copy": copy})
     if extras:

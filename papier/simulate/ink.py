@@ -353,7 +353,7 @@ def draw_text(cov: np.ndarray, text: str, box: tuple[float, float, float, float]
     """Write `text` in a zone (px). Returns what was actually written (the text, maybe shortened)."""
     bx, by, bw, bh = box
     ppm = dpi / 25.4
-    written, lines, s = _fit(text, bw * 0.93, bh, ppm)
+    written, lines, s = _fit(text, bw * 0.93 - 1.5 * ppm, bh, ppm)
     if not lines:
         return ""
     t = max(1, int(round(w.width_mm * ppm * 0.8)))
@@ -364,7 +364,7 @@ def draw_text(cov: np.ndarray, text: str, box: tuple[float, float, float, float]
     y_line = 2 * ppm
     for li, line in enumerate(lines):
         base_y = y_line + li * line_step + line_step * rng.uniform(0.62, 0.75)
-        x = 2 * ppm + bw * 0.03 * rng.uniform(0.3, 1.5) * (1.3 - w.care)
+        x = 2 * ppm + 1.0 * ppm + bw * 0.02 * rng.uniform(0.0, 1.5) * (1.3 - w.care)
         drift = rng.uniform(-0.04, 0.04)
         for ch in _ascii(line):
             cs = s * rng.uniform(0.93, 1.07)
