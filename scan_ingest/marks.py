@@ -22,16 +22,31 @@ from scan_ingest.thresholds import (
 K = ALIGN_PX_PER_MM
 
 
-def darkness(aligned: np.ndarray) -> np.ndarray:
-    """Darkness in [0, 1] (float32) relative to the local paper level (a max filter at 1/8 scale, blurred)."""
-    h, w = aligned.shape
-    small = cv2.resize(aligned, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
-    paper = cv2.dilate(small, np.ones((7, 7), np.uint8))
-    paper = cv2.GaussianBlur(paper, (0, 0), 3)
-    paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    paper = np.maximum(paper, 40.0)
-    d = 1.0 - aligned.astype(np.float32) / paper
-    return np.clip(d, 0.0, 1.0, out=d)
+class Darkness:
+    """Darkness in [0, 1] relative to the local paper level (a max filter at 1/8 scale, blurred), computed only
+    where it is asked for (bubbles, writing zones): most of a page is never looked at."""
+
+    def __init__(self, aligned: np.ndarray):
+        h, w = aligned.shape
+        small = cv2.resize(aligned, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
+        paper = cv2.dilate(small, np.ones((7, 7), np.uint8))
+        paper = cv2.GaussianBlur(paper, (0, 0), 3)
+        paper = np.maximum(paper, 40)
+        self.aligned = aligned
+        self.paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def at(self, flat_idx: np.ndarray) -> np.ndarray:
+        a = self.aligned.ravel()[flat_idx].astype(np.float32)
+        p = self.paper.ravel()[flat_idx].astype(np.float32)
+        return np.clip(1.0 - a / p, 0.0, 1.0)
+
+    def crop(self, ys: slice, xs: slice) -> np.ndarray:
+        a = self.aligned[ys, xs].astype(np.float32)
+        return np.clip(1.0 - a / self.paper[ys, xs].astype(np.float32), 0.0, 1.0)
+
+
+def darkness(aligned: np.ndarray) -> Darkness:
+    return Darkness(aligned)
 
 
 @dataclass(frozen=True)
@@ -87,11 +102,10 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
     return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots))
 
 
-def measure_marks(dark: np.ndarray, plan: MarkPlan) -> np.ndarray:
+def measure_marks(dark: Darkness, plan: MarkPlan) -> np.ndarray:
     """Mean darkness of every spot (bubbles then checkboxes), in plan order."""
-    flat = dark.ravel()
-    vals = flat[plan.disk_idx].mean(axis=1) if plan.n_bubbles else np.zeros(0, np.float32)
-    boxes = [float(dark[y0:y1, x0:x1].mean()) for (y0, y1, x0, x1) in plan.box_slices]
+    vals = dark.at(plan.disk_idx).mean(axis=1) if plan.n_bubbles else np.zeros(0, np.float32)
+    boxes = [float(dark.crop(slice(y0, y1), slice(x0, x1)).mean()) for (y0, y1, x0, x1) in plan.box_slices]
     return np.concatenate([vals, np.array(boxes, np.float32)])
 
 
@@ -139,12 +153,12 @@ def zone_slices(r: Rect, inset: float = ZONE_INSET_MM) -> tuple[slice, slice]:
 _OPEN = np.ones((2, 2), np.uint8)
 
 
-def ink_area_mm2(dark: np.ndarray, zones: list[Rect]) -> float:
+def ink_area_mm2(dark: Darkness, zones: list[Rect]) -> float:
     """Ink area (mm²) inside the zones, isolated specks (< 2x2 px) removed."""
     total = 0
     for r in zones:
         ys, xs = zone_slices(r)
-        crop = dark[ys, xs]
+        crop = dark.crop(ys, xs)
         if crop.size == 0:
             continue
         mask = (crop > INK_DARKNESS).astype(np.uint8)

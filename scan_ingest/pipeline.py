@@ -24,7 +24,8 @@ from scan_ingest.read import ReadContext, read_page
 from scan_ingest.sources import FileProblem, PageLoadError, PageRef, expand_inputs, list_pages
 from scan_ingest.store import Store, upsert_scan
 
-FAULT_RAISE_ENV = "PAPIER_FAULT_RAISE_ON_PAGE"  # tests: the reader raises on this batch position (1-based)
+FAULT_RAISE_ENV = "PAPIER_FAULT_RAISE_ON_PAGE"  # tests: the reader fails on this batch position (1-based)
+FAULT_CRASH_ENV = "PAPIER_FAULT_CRASH_ON_PAGE"  # tests: the worker process dies (SIGKILL) on this position
 
 
 @dataclass
@@ -75,9 +76,22 @@ class IngestReport:
 _ctx: ReadContext | None = None
 
 
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the parent dies (kill -9 of the batch leaves no orphan reader)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
+
+
 def _init_worker(ctx: ReadContext) -> None:
     global _ctx
     _ctx = ctx
+    if sys.platform.startswith("linux"):
+        _die_with_parent()
     try:  # leave the parent (the writer) the upper hand when the machine is busy
         os.nice(2)
     except OSError:
@@ -87,6 +101,9 @@ def _init_worker(ctx: ReadContext) -> None:
 def _work(task: tuple[int, PageRef]) -> PageResult:
     seq, ref = task
     assert _ctx is not None
+    crash = os.environ.get(FAULT_CRASH_ENV)
+    if crash and crash.isdigit() and int(crash) == seq and mp.parent_process() is not None:
+        os.kill(os.getpid(), 9)
     fault = os.environ.get(FAULT_RAISE_ENV)
     if fault and fault.isdigit() and int(fault) == seq:
         res = PageResult(ref.source, ref.idx, None, "unidentified")
@@ -135,8 +152,7 @@ def _custom_forms_and_values(db: Any) -> tuple[dict[tuple[str, int], Any], dict[
             m = parse_manifest(join_manifest(chunks))
         except Exception:  # noqa: BLE001 - incomplete or unreadable manifest: nothing to add
             continue
-        for f in getattr(m, "forms", []) or []:
-            forms[(f.name, f.version)] = f
+        forms.update(getattr(m, "custom_forms", {}) or {})
         for name, vals in (getattr(m, "known_values", {}) or {}).items():
             values.setdefault(name, []).extend(vals)
     return forms, values
@@ -155,15 +171,55 @@ def _plan(files: list[tuple[str, str]]) -> list[tuple[str, Any]]:
 
 
 def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -> Iterator[PageResult]:
+    """Results in task order. A worker that dies (a crash in a native decoder) costs its page only: the pool is
+    rebuilt, the page retried once alone, then recorded as a problem."""
     if workers <= 1 or len(tasks) <= 1:
         _init_worker_inline(ctx)
         for t in tasks:
             yield _work(t)
         return
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=(ctx,),
-                                      maxtasksperchild=200) as pool:
-        yield from pool.imap(_work, tasks, chunksize=1)
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_init_worker,
+                                   initargs=(ctx,))
+
+    window = 4 * workers  # results waiting for the writer stay few: memory stays flat on long batches
+    pool = new_pool()
+    pending: deque[tuple[tuple[int, PageRef], Future[PageResult]]] = deque()
+    todo = deque(tasks)
+    try:
+        while todo or pending:
+            while todo and len(pending) < window:
+                t = todo.popleft()
+                pending.append((t, pool.submit(_work, t)))
+            task, fut = pending.popleft()
+            try:
+                yield fut.result()
+                continue
+            except BrokenProcessPool:
+                pass
+            # the pool is dead: retry this page alone, then carry on with a fresh pool
+            pool.shutdown(wait=False, cancel_futures=True)
+            for t, _ in reversed(pending):
+                todo.appendleft(t)
+            pending.clear()
+            solo = new_pool()
+            try:
+                yield solo.submit(_work, task).result()
+            except BrokenProcessPool:
+                res = PageResult(task[1].source, task[1].idx, None, "unidentified")
+                res.reason = "le lecteur s'est arrêté brutalement sur cette page (image corrompue ?)"
+                yield res
+            finally:
+                solo.shutdown(wait=False, cancel_futures=True)
+            pool = new_pool()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _init_worker_inline(ctx: ReadContext) -> None:

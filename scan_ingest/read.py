@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from papier.forms import FormDef
-from papier.layout import EntryGeom, FieldGeom, PageLayout, Rect
+from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
@@ -176,48 +176,73 @@ def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float]]) -> FieldRe
 
 
 def _digit_crops(aligned: np.ndarray, boxes: tuple[Rect, ...], margin_mm: float) -> list[np.ndarray]:
+    """Each box plus a margin, always the same pixel size for a given box size (the reader stacks them)."""
     h, w = aligned.shape
     out = []
     for b in boxes:
-        y0, y1 = max(0, int(round((b.y - margin_mm) * K))), min(h, int(round((b.y + b.h + margin_mm) * K)))
-        x0, x1 = max(0, int(round((b.x - margin_mm) * K))), min(w, int(round((b.x + b.w + margin_mm) * K)))
-        out.append(aligned[y0:y1, x0:x1])
+        ch, cw = int(round((b.h + 2 * margin_mm) * K)), int(round((b.w + 2 * margin_mm) * K))
+        y0, x0 = int(round((b.y - margin_mm) * K)), int(round((b.x - margin_mm) * K))
+        crop = np.full((ch, cw), 255, np.uint8)
+        sy0, sx0 = max(0, y0), max(0, x0)
+        sy1, sx1 = min(h, y0 + ch), min(w, x0 + cw)
+        if sy1 > sy0 and sx1 > sx0:
+            crop[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = aligned[sy0:sy1, sx0:sx1]
+        out.append(crop)
     return out
 
 
-def _read_digits(f: FieldGeom, aligned: np.ndarray, ink: str, ctx: ReadContext,
-                 expected_sum: int | None = None) -> FieldResult:
+def _digits_blank(f: FieldGeom) -> FieldResult:
+    return FieldResult(f.name, f.type, "", "auto", 0.99, [], None, False, bbox_mm=_bbox(f.ink_zone()))
+
+
+def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any, ctx: ReadContext,
+                   expected_sum: int | None = None) -> FieldResult:
+    """A digit field with ink in it: the reader's decision (or review with the snippet when no reader)."""
     d = f.defn
     bbox = _bbox(f.ink_zone())
-    api = _digits_api()
-    if api is None:
-        if ink == "blank":
-            return FieldResult(f.name, f.type, "", "auto", 0.99, [], None, False, bbox_mm=bbox)
-        return FieldResult(f.name, f.type, None, "review", 0.0, [], "chiffres à lire (lecteur non installé)", True,
-                           bbox_mm=bbox)
-    crops = _digit_crops(aligned, f.boxes, float(getattr(api, "CROP_MARGIN_MM", 1.0)))
-    known = ctx.known_values.get(d.known) if d.known else None
+    if api is None or readings is None:
+        why = "chiffres à lire (lecteur non installé)" if api is None else "lecteur de chiffres en panne"
+        return FieldResult(f.name, f.type, None, "review", 0.0, [], why, True, bbox_mm=bbox)
+    known = frozenset(ctx.known_values[d.known]) if d.known and d.known in ctx.known_values else None
     kw: dict[str, Any] = {"semantic": d.semantic, "check": d.check, "known": known}
     if expected_sum is not None:
         kw["expected_sum"] = expected_sum
     try:
-        r = api.read_digit_field(api.read_boxes(crops), **kw)
+        r = api.read_digit_field(readings, **kw)
     except Exception as exc:  # noqa: BLE001 - a broken reader must not lose the page: the snippet goes to review
-        if ink == "blank":
-            return FieldResult(f.name, f.type, "", "auto", 0.99, [], None, False, bbox_mm=bbox)
         return FieldResult(f.name, f.type, None, "review", 0.0, [],
                            f"lecteur de chiffres en panne ({type(exc).__name__})", True, bbox_mm=bbox)
-    value = r.value
+    value = r.value if r.value is not None else ""
     status = r.status if r.status in ("auto", "review") else "review"
     reason = r.reason
     has_ink = not bool(getattr(r, "blank", False))
-    if not has_ink and ink != "blank":
+    if not has_ink:
         # the reader saw nothing, the zone measurement saw ink: never silently blank
         status, reason, has_ink = "review", reason or "trace d'encre dans les cases", True
-    if d.review_always and status == "auto" and has_ink:
+    if d.review_always and status == "auto":
         status, reason = "review", "champ à double vérification"
     alts = [a if isinstance(a, (str, int, float)) else list(a) for a in (r.alternatives or [])]
     return FieldResult(f.name, f.type, value, status, float(r.confidence), alts, reason, has_ink, bbox_mm=bbox)
+
+
+def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> tuple[Any, list[Any] | None]:
+    """One batched call of the digit reader for every inked digit field of the page."""
+    api = _digits_api()
+    if api is None or not todo:
+        return api, None
+    margin = float(getattr(api, "CROP_MARGIN_MM", 1.0))
+    crops: list[np.ndarray] = []
+    for f, _ in todo:
+        crops.extend(_digit_crops(aligned, f.boxes, margin))
+    try:
+        readings = list(api.read_boxes(crops))
+    except Exception:  # noqa: BLE001 - see _digits_result: every field goes to review with its snippet
+        return api, None
+    out, k = [], 0
+    for f, _ in todo:
+        out.append(readings[k:k + len(f.boxes)])
+        k += len(f.boxes)
+    return api, out
 
 
 def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: str, kit_id: str, serial: int,
@@ -230,42 +255,58 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
     for spot, v in zip(plan.spots, raw):
         spot_scores.setdefault(spot.field_key, []).append((spot.value, float(v) - base))
     printed = layout.printed_values(kit_id, serial)
-    bad_align = al.residual_mm > RESIDUAL_REVIEW_MM
+
+    # pass 1: marks, ink in writing zones; digit fields with ink are read in one batch afterwards
+    results: dict[tuple[int, int], FieldResult] = {}
+    digit_todo: list[tuple[FieldGeom, str]] = []
+    digit_keys: list[tuple[int, int]] = []
+    for e in layout.entries:
+        for fi, f in enumerate(e.fields):
+            if f.type in ("choice", "multi", "checkbox"):
+                results[(e.row, fi)] = _read_marks(f, spot_scores[(e.row, fi)])
+                continue
+            ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))
+            if f.type == "digits":
+                if ink == "blank":
+                    results[(e.row, fi)] = _digits_blank(f)
+                else:
+                    digit_todo.append((f, ink))
+                    digit_keys.append((e.row, fi))
+            elif ink == "blank":
+                results[(e.row, fi)] = FieldResult(f.name, f.type, None, "auto", 0.99, [], None, False,
+                                                   bbox_mm=_bbox(f.ink_zone()))
+            else:  # text: transcription happens in the review page
+                results[(e.row, fi)] = FieldResult(f.name, f.type, None, "review", 0.0, [], "écriture à transcrire",
+                                                   True, bbox_mm=_bbox(f.ink_zone()))
+    api, readings = _read_all_digits(digit_todo, aligned)
+    # pass 2: digit decisions; page totals last, with the sum of the lines when every line is certain
+    line_rows = {e.row for e in layout.line_entries}
+    order = sorted(range(len(digit_todo)), key=lambda i: digit_keys[i][0] not in line_rows)
+    for i in order:
+        f, ink = digit_todo[i]
+        expected = None
+        if f.defn.sum_of:
+            partial = [EntryResult(e.row, e.kind, {}, True, [results[(e.row, fi)] for fi in range(len(e.fields))
+                                                             if (e.row, fi) in results])
+                       for e in layout.line_entries]
+            expected = _expected_sum(layout, partial, f.defn.sum_of)
+        results[digit_keys[i]] = _digits_result(f, ink, readings[i] if readings is not None else None, api, ctx,
+                                                expected)
 
     entries: list[EntryResult] = []
     for e in layout.entries:
-        fields: list[FieldResult] = []
-        for fi, f in enumerate(e.fields):
-            expected = _expected_sum(layout, entries, f.defn.sum_of) if f.defn.sum_of else None
-            fields.append(_read_field(e, fi, f, aligned, dark, spot_scores, ctx, sha, expected))
+        fields = [results[(e.row, fi)] for fi in range(len(e.fields))]
+        for (fi, f), fr in zip(enumerate(e.fields), fields):
+            if fr.has_ink and f.type in ("text", "digits"):
+                fr.snippet = _snippet(aligned, f.ink_zone(), ctx, sha, e.row, f.name)
         entries.append(EntryResult(e.row, e.kind, printed.get(e.row, {}), any(x.has_ink for x in fields), fields))
     _check_totals(layout, entries)
-    if bad_align:
+    if al.residual_mm > RESIDUAL_REVIEW_MM:
         for en in entries:
             for fr in en.fields:
                 if fr.status == "auto":
                     fr.status, fr.reason = "review", f"page mal calée ({al.residual_mm:.2f} mm)"
     return entries
-
-
-def _read_field(e: EntryGeom, fi: int, f: FieldGeom, aligned: np.ndarray, dark: np.ndarray,
-                spot_scores: dict[tuple[int, int], list[tuple[str | None, float]]], ctx: ReadContext,
-                sha: str, expected_sum: int | None = None) -> FieldResult:
-    if f.type in ("choice", "multi", "checkbox"):
-        return _read_marks(f, spot_scores[(e.row, fi)])
-    zones = mk.field_zones(f)
-    ink = mk.ink_verdict(mk.ink_area_mm2(dark, zones))
-    if f.type == "digits":
-        fr = _read_digits(f, aligned, ink, ctx, expected_sum)
-    else:  # text: transcription happens in the review page
-        if ink == "blank":
-            fr = FieldResult(f.name, f.type, None, "auto", 0.99, [], None, False, bbox_mm=_bbox(f.ink_zone()))
-        else:
-            fr = FieldResult(f.name, f.type, None, "review", 0.0, [], "écriture à transcrire", True,
-                             bbox_mm=_bbox(f.ink_zone()))
-    if fr.has_ink:
-        fr.snippet = _snippet(aligned, f.ink_zone(), ctx, sha, e.row, f.name)
-    return fr
 
 
 def _line_amounts(layout: PageLayout, entries: list[EntryResult], col: str) -> list[tuple[EntryResult, FieldResult]]:
