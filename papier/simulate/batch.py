@@ -53,6 +53,9 @@ class BatchSink:
         self.out_dir, self.stem, self.fmt, self.profile = out_dir, stem, fmt, profile
         self.count = 0
         self.writer: PdfWriter | TiffWriter | None = None
+        if fmt in ("jpg", "png"):  # a rerun into the same folder must not leave pages of an older batch
+            for old in out_dir.glob(f"{stem}_[0-9][0-9][0-9][0-9].{fmt}"):
+                old.unlink()
         if fmt == "pdf":
             self.writer = PdfWriter(out_dir / f"{stem}.pdf")
         elif fmt == "tiff":
