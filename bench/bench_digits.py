@@ -1,0 +1,122 @@
+"""Benchmark of the handwritten digit reader on held-out digits (never trained on, never tuned on).
+
+For each capture profile, the 1,000 held-out MNIST digits are written into synthetic comb boxes (plus blank boxes
+and struck-out digits / stray marks), degraded, and read with papier.digits.read_boxes. Box readings of real digits
+are then assembled into digit fields — 5-digit family numbers with a Luhn digit (checked against a 700-family
+roster), 6-box amounts in cents (right-aligned or zero-padded), dates ddmmyy, times hhmm, EAN-13 barcodes — and
+decided with papier.digits.read_digit_field. Reported per profile: box accuracy, auto-accept rate, silent errors
+(auto-accepted and wrong), review rate; then read_boxes timing on a page of 250 boxes.
+
+Usage: .venv/bin/python bench/bench_digits.py [--fields N] [--json out.json]
+Targets (issue 4): zero silent errors on >= 3,000 fields; >= 85 % auto-accepted on scanner profiles, >= 70 % on
+photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from papier.digits import AUTO_ACCEPT_CONFIDENCE, heldout_indices, load_handwriting, read_boxes  # noqa: E402
+from papier.digits.evaluate import (FIELD_KINDS, box_stats, field_stats, read_pool, render_pool,  # noqa: E402
+                                    roster, simulate_fields)
+from papier.digits.render import PROFILES  # noqa: E402
+
+SEED = 9090
+LABELS_FR = {"clean300": "propre 300 dpi", "scanner200": "scanner 200 dpi", "jpeg150": "150 dpi + JPEG",
+             "photocopy": "photocopie", "fax": "fax", "photo": "photo téléphone"}
+
+
+def timing(n_boxes: int = 250, repeats: int = 7) -> dict:
+    images, labels = load_handwriting()
+    idx = heldout_indices()
+    crops, _ = render_pool(images[idx[:n_boxes]], labels[idx[:n_boxes]], "scanner200", SEED)
+    half = crops.copy()
+    rng = np.random.default_rng(SEED)
+    blank_crops, _ = render_pool(images[:0], labels[:0], "scanner200", SEED + 1, n_blank=n_boxes)
+    sel = rng.uniform(size=n_boxes) < 0.5
+    half[sel] = blank_crops[sel]
+    out = {}
+    for name, batch in (("all_written", crops), ("half_blank", half)):
+        read_boxes(list(batch))
+        ts = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            read_boxes(list(batch))
+            ts.append(time.perf_counter() - t)
+        out[name] = {"boxes": n_boxes, "median_ms": round(1000 * float(np.median(ts)), 1),
+                     "min_ms": round(1000 * min(ts), 1)}
+    return out
+
+
+def run(fields_per_kind: int = 200) -> dict:
+    images, labels = load_handwriting()
+    idx = heldout_indices()
+    rng = np.random.default_rng(SEED)
+    known = roster(rng)
+    res: dict = {"threshold": AUTO_ACCEPT_CONFIDENCE, "profiles": {}}
+    total = []
+    for k, prof in enumerate(PROFILES):
+        crops, targets = render_pool(images[idx], labels[idx], prof, SEED + k, n_blank=200, n_mark=200)
+        pool = read_pool(crops, targets, prof)
+        outs = []
+        per_kind = {}
+        for kind in FIELD_KINDS:
+            o = simulate_fields(pool, kind, fields_per_kind, rng, AUTO_ACCEPT_CONFIDENCE,
+                                known=known if kind == "famille_luhn5" else None)
+            per_kind[kind] = field_stats(o)
+            outs += o
+        total += outs
+        res["profiles"][prof] = {"boxes": box_stats(pool), "fields": field_stats(outs), "by_kind": per_kind}
+    res["all"] = field_stats(total)
+    res["timing"] = timing()
+    return res
+
+
+def print_table(res: dict) -> None:
+    print(f"Digit reader on held-out digits (auto-accept threshold {res['threshold']})")
+    hdr = (f"{'profile':<17}{'box acc':>8}{'blank ok':>9}{'marks→?':>9}{'fields':>7}{'auto':>7}"
+           f"{'silent':>7}{'err/auto':>9}{'review':>8}")
+    print(hdr)
+    print("-" * len(hdr))
+    for prof, r in res["profiles"].items():
+        b, f = r["boxes"], r["fields"]
+        print(f"{LABELS_FR.get(prof, prof):<17}{b['accuracy']:>8.2%}{b.get('blank_read_blank', 0):>9.1%}"
+              f"{b.get('mark_read_unsure_or_blank', 0):>9.1%}{f['fields']:>7}{f['auto_rate']:>7.1%}"
+              f"{f['silent_errors']:>7}{f['error_among_auto']:>9.4f}{f['review_rate']:>8.1%}")
+    a = res["all"]
+    print(f"{'all':<17}{'':>8}{'':>9}{'':>9}{a['fields']:>7}{a['auto_rate']:>7.1%}{a['silent_errors']:>7}"
+          f"{a['error_among_auto']:>9.4f}{a['review_rate']:>8.1%}")
+    print()
+    print("auto-accept rate by field kind:")
+    print(f"{'profile':<17}" + "".join(f"{k:>15}" for k in FIELD_KINDS))
+    for prof, r in res["profiles"].items():
+        print(f"{LABELS_FR.get(prof, prof):<17}" + "".join(f"{r['by_kind'][k]['auto_rate']:>15.1%}"
+                                                            for k in FIELD_KINDS))
+    t = res["timing"]
+    print()
+    print(f"read_boxes, {t['all_written']['boxes']} boxes: all written {t['all_written']['median_ms']} ms "
+          f"(min {t['all_written']['min_ms']}), half blank {t['half_blank']['median_ms']} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fields", type=int, default=200, help="fields per kind and profile")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args(argv)
+    res = run(a.fields)
+    print_table(res)
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

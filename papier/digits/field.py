@@ -1,0 +1,129 @@
+"""Field level: the box readings of one digit field -> a value, a confidence and auto/review.
+
+Candidates come from a beam search over each box's top digits, scored by the product of the box probabilities.
+What the form knows weighs them: a value failing its check digit, an impossible date or time, an implausible
+amount weighs INVALID_PRIOR (the writer may have made the mistake: such a value is shown, never accepted); a number
+outside the `known` set (the printed roster) weighs UNKNOWN_PRIOR; a control total different from the sum of the
+lines weighs 0.01. The confidence of the chosen value is its share of the weighted
+mass (including the mass the beam did not explore), i.e. the probability it is right under the box model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from papier.checks import value_problem
+from papier.digits import policy
+from papier.digits.reader import BoxReading
+
+SUM_MISMATCH_WEIGHT = 0.01
+
+
+@dataclass(frozen=True)
+class DigitFieldResult:
+    value: str | None     # digits left to right, blank boxes skipped; None when unreadable
+    status: str           # "auto" | "review"
+    confidence: float     # 0..1, probability the value is right
+    alternatives: list[str] = field(default_factory=list)  # best other candidate values, for the review page
+    reason: str | None = None  # French, short, why review
+    blank: bool = False   # True when every box is blank (field not filled)
+
+
+def _beam(probs: list[np.ndarray], k: int, width: int) -> list[tuple[str, float]]:
+    beam: list[tuple[str, float]] = [("", 1.0)]
+    for p in probs:
+        top = np.argsort(p)[::-1][:k]
+        nxt = [(s + str(d), sc * float(p[d])) for s, sc in beam for d in top]
+        nxt.sort(key=lambda t: -t[1])
+        beam = nxt[:width]
+    return beam
+
+
+def _shape_problem(states: list[str], semantic: str | None, check: str | None) -> str | None:
+    written = [i for i, s in enumerate(states) if s != "blank"]
+    first, last = written[0], written[-1]
+    if any(states[i] == "blank" for i in range(first, last + 1)):
+        return "case vide au milieu du nombre"
+    leading, trailing = first > 0, last < len(states) - 1
+    if not (leading or trailing):
+        return None
+    free = semantic in ("amount_cents", "number") or (semantic is None and check is None)
+    if not free:
+        return "champ incomplet"
+    if trailing and semantic == "amount_cents":
+        return "montant incomplet (cases vides à droite)"
+    return None
+
+
+def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
+                     known: frozenset[str] | None = None, expected_sum: int | None = None) -> DigitFieldResult:
+    """Decide a digit field from its box readings (left to right). See the module docstring."""
+    return decide(readings, semantic=semantic, check=check, known=known, expected_sum=expected_sum,
+                  threshold=policy.AUTO_ACCEPT_CONFIDENCE)
+
+
+def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
+           known: frozenset[str] | None = None, expected_sum: int | None = None,
+           threshold: float) -> DigitFieldResult:
+    states = [r.state for r in readings]
+    if not readings or all(s == "blank" for s in states):
+        return DigitFieldResult(None, "auto", 1.0, [], None, True)
+    problems: list[str] = []
+    if "unsure" in states:
+        problems.append("case douteuse (rature ou trait)")
+    shape = _shape_problem(states, semantic, check)
+    if shape:
+        problems.append(shape)
+
+    probs = [np.asarray(r.probs, dtype=np.float64) for r in readings if r.state != "blank"]
+    cands = _beam(probs, policy.TOP_K, policy.BEAM)
+    residual = max(0.0, 1.0 - sum(s for _, s in cands))
+
+    problem_of = {c: value_problem(c, semantic, check) for c, _ in cands}
+
+    def weight(c: str) -> float:
+        if problem_of[c] is not None:
+            w = policy.INVALID_PRIOR  # the writer may have written an invalid value: it stays a hypothesis
+            if known is not None:
+                w *= policy.UNKNOWN_PRIOR  # ... and it is not in the roster either
+        else:
+            w = 1.0
+            if known is not None and c not in known:
+                w *= policy.UNKNOWN_PRIOR
+        if expected_sum is not None and (not c.isdigit() or int(c) != expected_sum):
+            w *= SUM_MISMATCH_WEIGHT
+        return w
+
+    weighted = sorted(((c, s * weight(c)) for c, s in cands), key=lambda t: -t[1])
+    mass = sum(m for _, m in weighted)
+    # strings the beam did not explore: with a check digit only 1 in 10 passes it
+    residual_w = residual * ((0.1 + 0.9 * policy.INVALID_PRIOR) if check in ("luhn", "ean13") else 1.0)
+    best, best_m = weighted[0]
+    total = mass + residual_w
+    confidence = best_m / total if total > 0 else 0.0
+    if problem_of[best] is not None:
+        problems.append(problem_of[best])
+        confidence = 0.0
+    else:
+        if known is not None and best not in known:
+            problems.append("numéro absent de la liste imprimée")
+        if expected_sum is not None and int(best) != expected_sum:
+            problems.append("total différent de la somme des lignes")
+    valid_rest = [(c, m) for c, m in weighted[1:] if problem_of[c] is None]
+    if valid_rest and valid_rest[0][1] >= policy.RIVAL_FRACTION * total and problem_of[best] is None:
+        problems.append(f"deux lectures plausibles : {best} ou {valid_rest[0][0]}")
+    alts = [c for c, _ in valid_rest[:3]]
+    for c, _ in cands:  # complete the alternatives with the next raw readings
+        if len(alts) >= 3:
+            break
+        if c != best and c not in alts:
+            alts.append(c)
+    confidence = float(min(max(confidence, 0.0), 1.0))
+    if not problems and confidence < threshold:
+        problems.append("lecture incertaine")
+    value = None if "unsure" in states else best
+    status = "auto" if not problems else "review"
+    return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False)

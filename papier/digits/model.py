@@ -1,0 +1,70 @@
+"""The digit classifier: a small CNN evaluated in pure numpy (im2col + matmul), weights in ``model.npz``.
+
+Architecture (channels-last inside, weights stored in PyTorch layout; strided convolutions instead of pooling
+keep the im2col copies small, which is what costs time on a slow office PC):
+    28x28x1 -conv5x5/2 pad2-> relu 14x14xC1 -conv3x3/2 pad1-> relu 7x7xC2 -conv3x3 valid-> relu 5x5xC3
+    -flatten(C,H,W order)-> fc F relu -> fc 11
+Outputs 11 logits: digits 0-9 and class 10 "not a digit" (struck-out digit, stray mark).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+MODEL_FILE = Path(__file__).resolve().parent / "model.npz"
+N_CLASSES = 11
+MARK = 10
+
+
+def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad: int, stride: int) -> np.ndarray:
+    """x (B, H, W, Cin), w (Cout, Cin, k, k) -> relu(conv) (B, H', W', Cout)."""
+    cout, cin, k, _ = w.shape
+    if pad:
+        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    B, H, W, _ = x.shape
+    Ho, Wo = (H - k) // stride + 1, (W - k) // stride + 1
+    cols = np.concatenate([x[:, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride, :]
+                           for i in range(k) for j in range(k)], axis=-1)     # (B, Ho, Wo, k*k*Cin)
+    wm = w.transpose(2, 3, 1, 0).reshape(k * k * cin, cout)
+    out = cols.reshape(B * Ho * Wo, k * k * cin) @ wm
+    out += b
+    np.maximum(out, 0, out=out)
+    return out.reshape(B, Ho, Wo, cout)
+
+
+class DigitNet:
+    def __init__(self, params: dict[str, np.ndarray]):
+        self.p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items()}
+        self.temperature = float(params.get("temperature", np.array(1.0)))
+        self.fc1_w = self.p["fc1.weight"]
+        # fc1 expects a (C, H, W) flatten (PyTorch); reorder its columns once for our (H, W, C) activations
+        C3 = self.p["conv3.weight"].shape[0]
+        F = self.fc1_w.shape[0]
+        self.fc1_hwc = self.fc1_w.reshape(F, C3, 5, 5).transpose(0, 2, 3, 1).reshape(F, -1).T.copy()
+
+    def logits(self, x28: np.ndarray) -> np.ndarray:
+        """x28: (B, 28, 28) float32 in [0, 1], white ink on black. Returns (B, 11) raw logits."""
+        p = self.p
+        x = np.asarray(x28, np.float32)[..., None]
+        x = _conv(x, p["conv1.weight"], p["conv1.bias"], 2, 2)
+        x = _conv(x, p["conv2.weight"], p["conv2.bias"], 1, 2)
+        x = _conv(x, p["conv3.weight"], p["conv3.bias"], 0, 1)
+        x = x.reshape(len(x), -1) @ self.fc1_hwc + p["fc1.bias"]
+        np.maximum(x, 0, out=x)
+        return x @ p["fc2.weight"].T + p["fc2.bias"]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@lru_cache(maxsize=1)
+def load_model(path: str | None = None) -> DigitNet:
+    with np.load(path or MODEL_FILE) as d:
+        return DigitNet({k: d[k] for k in d.files})

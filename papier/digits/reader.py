@@ -1,0 +1,63 @@
+"""Box level: a batch of box crops -> blank / digit (with calibrated probabilities) / unsure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from papier.digits.model import MARK, load_model, softmax
+from papier.digits.policy import MARK_UNSURE, MIN_DIGIT_EXTENT_PX
+from papier.digits.preprocess import BLANK_MAX_PX, prepare
+
+_UNIFORM = np.full(10, 0.1)
+_UNIFORM.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class BoxReading:
+    state: str            # "blank" | "digit" | "unsure" (some ink, can't tell if it's a digit/stray mark)
+    probs: np.ndarray     # shape (10,), calibrated probabilities for 0-9 (uniform when blank)
+    ink: float            # fraction of the inner box covered by ink
+
+    @property
+    def digit(self) -> int:
+        return int(np.argmax(self.probs))
+
+
+def box_logits(crops: Sequence[np.ndarray]) -> tuple[np.ndarray, "object"]:
+    """Raw network logits (B, 11) (zeros for blank boxes) and the preprocessing result. For calibration."""
+    arr = np.stack([np.asarray(c, dtype=np.uint8) for c in crops]) if len(crops) else np.zeros((0, 72, 56), np.uint8)
+    P = prepare(arr)
+    logits = np.zeros((len(arr), 11), np.float32)
+    inked = np.flatnonzero(P.ink_px > BLANK_MAX_PX)
+    if len(inked):
+        logits[inked] = load_model().logits(P.images[inked])
+    return logits, P
+
+
+def readings_from_logits(logits: np.ndarray, P, temperature: float | None = None) -> list[BoxReading]:
+    T = load_model().temperature if temperature is None else temperature
+    out: list[BoxReading] = []
+    inked = P.ink_px > BLANK_MAX_PX
+    p_all = softmax(logits.astype(np.float64))
+    p_dig = softmax(logits[:, :10].astype(np.float64) / T)
+    for i in range(len(logits)):
+        ink = float(P.ink[i])
+        if not inked[i]:
+            out.append(BoxReading("blank", _UNIFORM, ink))
+            continue
+        p = p_dig[i]
+        p.flags.writeable = False
+        unsure = p_all[i, MARK] > MARK_UNSURE or P.extent[i] < MIN_DIGIT_EXTENT_PX
+        out.append(BoxReading("unsure" if unsure else "digit", p, ink))
+    return out
+
+
+def read_boxes(crops: Sequence[np.ndarray]) -> list[BoxReading]:
+    """Read a batch of box crops (each the box plus CROP_MARGIN_MM at ALIGN_PX_PER_MM, uint8, ink dark)."""
+    if len(crops) == 0:
+        return []
+    logits, P = box_logits(crops)
+    return readings_from_logits(logits, P)
