@@ -230,6 +230,40 @@ def build_kit(out_dir: Path, *, roster: str | None = None, catalog: str | None =
     return result
 
 
+class _PageJson:
+    """layout.json pages of one register, fast: the geometry is the same on every page of a register, so the
+    entries are built once by papier.layout.page_json and shared; only identity and printed values change.
+    The fast path checks itself against page_json on the first two pages and falls back to it otherwise."""
+
+    def __init__(self, lay: Any, kit_id: str, register_pages: int):
+        self.lay, self.kit_id, self.n = lay, kit_id, register_pages
+        self.template: dict[str, Any] | None = None
+        self.trusted = False
+
+    def _full(self, ident: PageIdentity, pdf_page: int) -> dict[str, Any]:
+        return page_json(self.lay, ident.page_key, pdf_page, ident.encode(), self.kit_id, ident.serial, self.n)
+
+    def _fast(self, ident: PageIdentity, pdf_page: int) -> dict[str, Any]:
+        assert self.template is not None
+        out = dict(self.template)
+        out.update(page_key=ident.page_key, pdf_page=pdf_page, serial=ident.serial, qr_payload=ident.encode())
+        printed = self.lay.printed_values(self.kit_id, ident.serial)
+        if printed:
+            out["entries"] = [({**e, "printed": printed[e["row"]]} if e["row"] in printed else e)
+                              for e in self.template["entries"]]
+        return out
+
+    def page(self, ident: PageIdentity, pdf_page: int) -> dict[str, Any]:
+        if self.trusted:
+            return self._fast(ident, pdf_page)
+        full = self._full(ident, pdf_page)
+        if self.template is None:
+            self.template = full
+        else:
+            self.trusted = self._fast(ident, pdf_page) == full
+        return full
+
+
 def _table_of_contents(ctx: Any, rec: Recipe) -> list[tuple[str, int, int]]:
     """(title, first page, last page) of every section and register, computed before drawing anything."""
     from papier import kit_pages as kitpages
@@ -287,12 +321,12 @@ def _write_kit(tmp: Path, out_dir: Path, rec: Recipe, kid: str, families: list[d
                 lay = layout_form(form)
                 size = lay.size_mm
                 first = c.getPageNumber()
+                pj = _PageJson(lay, kid, spec.pages)
                 for serial in range(1, spec.pages + 1):
                     c.setPageSize((size[0] / MM_PER_PT, size[1] / MM_PER_PT))
                     ident = PageIdentity(form.name, form.version, kid, serial)
                     draw_register_page(c, form, lay, ident, spec.pages, commune=rec.commune)
-                    pages.append(page_json(lay, ident.page_key, c.getPageNumber(), ident.encode(), kid, serial,
-                                           spec.pages))
+                    pages.append(pj.page(ident, c.getPageNumber()))
                     c.showPage()
                 c.setPageSize((210 / MM_PER_PT, 297 / MM_PER_PT))
                 registers.append((form.name, form.register or form.title, spec.pages, first))

@@ -529,10 +529,26 @@ def _paginate(n: int, row_h: float, columns: int) -> list[tuple[int, int]]:
     return out
 
 
+_WIDTHS: dict[tuple[str, float], dict[str, float]] = {}
+
+
+def _text_width(s: str, font: str, size: float) -> float:
+    """stringWidth with a per-character cache (the long tables measure thousands of strings)."""
+    table = _WIDTHS.setdefault((font, size), {})
+    w = 0.0
+    for ch in s:
+        cw = table.get(ch)
+        if cw is None:
+            cw = table[ch] = stringWidth(ch, font, size)
+        w += cw
+    return w
+
+
 def _fit(s: str, font: str, size: float, width: float) -> str:
-    if stringWidth(s, font, size) <= width:
+    """`s`, cut with an ellipsis when wider than `width` (points)."""
+    if _text_width(s, font, size) <= width:
         return s
-    while s and stringWidth(s + "…", font, size) > width:
+    while s and _text_width(s + "…", font, size) > width:
         s = s[:-1]
     return s.rstrip() + "…"
 

@@ -58,13 +58,10 @@ def bit_runs_ops(bits: np.ndarray) -> str:
     padded = np.zeros((n_rows, n_cols + 2), dtype=np.int8)
     padded[:, 1:-1] = bits
     diff = np.diff(padded, axis=1)
-    ops = []
-    for r in range(n_rows):
-        starts = np.flatnonzero(diff[r] == 1)
-        ends = np.flatnonzero(diff[r] == -1)
-        yy = n_rows - 1 - r
-        ops.extend(f"{s0} {yy} {e0 - s0} 1 re" for s0, e0 in zip(starts.tolist(), ends.tolist()))
-    return "\n".join(ops)
+    rows, starts = np.nonzero(diff == 1)   # row-major order: runs pair up with their ends
+    _, ends = np.nonzero(diff == -1)
+    ys = (n_rows - 1 - rows).tolist()
+    return "\n".join(f"{s0} {y} {e0 - s0} 1 re" for s0, y, e0 in zip(starts.tolist(), ys, ends.tolist()))
 
 
 def draw_bits(c: Canvas, bits: np.ndarray, x_pt: float, y_pt: float, size_pt: float) -> None:

@@ -292,3 +292,17 @@ def test_prose_pages_in_order_and_text(small_kit):
     assert "scannez cette page avec les registres" in tail.lower()
     fam = small_kit.layout["known_values"]["familles"][0]
     assert fam in tail
+
+
+def test_layout_pages_equal_page_json(small_kit):
+    """kit.py shares the geometry between the pages of a register: the result must equal layout.page_json."""
+    from papier.forms import builtin_form
+    from papier.identity import PageIdentity
+    from papier.layout import layout_form, page_json
+
+    for p in small_kit.layout["pages"]:
+        lay = layout_form(builtin_form(p["form"], p["form_version"]))
+        ident = PageIdentity(p["form"], p["form_version"], small_kit.kit_id, p["serial"])
+        want = page_json(lay, ident.page_key, p["pdf_page"], ident.encode(), small_kit.kit_id, p["serial"],
+                         p["register_pages"])
+        assert json.loads(json.dumps(want)) == p
