@@ -135,7 +135,7 @@ function setupName() {
     $("#name-dialog").hidden = true;
     $("#who-name").textContent = v;
     state.buffer = [];
-    route();
+    route().then(() => { const inp = $("#v"); if (inp) { inp.focus(); inp.select(); } });
   });
   $("#who-change").addEventListener("click", askName);
   $("#who-name").textContent = state.reviewer || "?";
@@ -294,7 +294,7 @@ function renderItem(message) {
     editor, actions);
   area.replaceChildren(card);
   const inp = $("#v");
-  if (inp) { inp.focus(); inp.select(); }
+  if (inp && $("#name-dialog").hidden) { inp.focus(); inp.select(); }
   if (it.type === "text") refreshSuggestions();
 }
 
@@ -305,9 +305,9 @@ function renderEditor(it) {
     const inp = h("input", { id: "v", class: "digits", inputmode: "numeric", autocomplete: "off", spellcheck: "false",
       maxlength: n ? n + 4 : 40, value: it.value || "", "aria-label": meta.label });
     const preview = h("span", { id: "preview", class: "preview" });
-    const upd = () => { state.pending = null; clearMsg(); preview.textContent = "= " + fmtDigits(meta, inp.value.replace(/[^0-9]/g, "")); };
-    inp.addEventListener("input", upd);
-    setTimeout(upd, 0);
+    const show = () => { preview.textContent = "= " + fmtDigits(meta, inp.value.replace(/[^0-9]/g, "")); };
+    inp.addEventListener("input", () => { state.pending = null; clearMsg(); show(); });
+    show();
     const hint = [n ? `${n} case(s)` : null, meta.semantic === "amount_cents" ? "montant : chiffres des cases, centimes compris (12,50 € → 1250)" : null,
       meta.semantic && meta.semantic.startsWith("date") ? "date : jour mois année" : null,
       meta.check === "luhn" ? "dernier chiffre = clé de contrôle" : null, meta.check === "ean13" ? "code-barres EAN-13" : null]
@@ -721,18 +721,21 @@ async function showSettings() {
       try { await post("/api/settings", { key: "double_entry", value: cb.checked, reviewer: state.reviewer }); toast("Réglage enregistré", "ok"); state.buffer = []; }
       catch (e) { toast(e.message, "error"); cb.checked = !cb.checked; }
     });
+    const rows = hist.history.map((r) => h("tr", {},
+      h("td", { class: "small", text: (r.at || "").replace("T", " ").slice(0, 19) }),
+      h("td", { text: r.reviewer }),
+      h("td", { text: ACTION_LABEL[r.action] || r.action }),
+      h("td", {}, r.field_id ? h("a", { href: `#/item/${r.field_id}`, text: r.field || r.field_id })
+        : r.page_id ? h("a", { href: `#/page/${r.page_id}`, text: `page ${r.page_id}` }) : ""),
+      h("td", { class: "mono", text: r.old_value === null ? "" : JSON.stringify(r.old_value) }),
+      h("td", { class: "mono", text: r.new_value === null ? "" : JSON.stringify(r.new_value) }),
+      h("td", { class: "small", text: r.note || "" })));
+    const head = h("thead", {}, h("tr", {}, ["Quand", "Qui", "Quoi", "Champ", "Avant", "Après", "Note"].map((t) => h("th", { text: t }))));
     v.replaceChildren(
       h("div", { class: "card" }, h("h2", { text: "Réglages (communs à tous les relecteurs)" }),
         h("label", { class: "check" }, cb, " Double saisie des montants et de l'état civil : deux personnes différentes doivent saisir la même valeur.")),
       h("div", { class: "card" }, h("h2", { text: "Journal des décisions (100 dernières)" }),
-        h("table", { class: "log" }, h("thead", {}, h("tr", {}, ["Quand", "Qui", "Quoi", "Champ", "Avant", "Après", "Note"].map((t) => h("th", { text: t })))),
-          h("tbody", {}, hist.history.map((r) => h("tr", {},
-            h("td", { class: "small", text: (r.at || "").replace("T", " ").slice(0, 19) }), h("td", { text: r.reviewer }),
-            h("td", { text: ACTION_LABEL[r.action] || r.action }),
-            h("td", {}, r.field_id ? h("a", { href: `#/item/${r.field_id}`, text: r.field || r.field_id }) : r.page_id ? h("a", { href: `#/page/${r.page_id}`, text: `page ${r.page_id}` }) : ""),
-            h("td", { class: "mono", text: r.old_value === null ? "" : JSON.stringify(r.old_value) }),
-            h("td", { class: "mono", text: r.new_value === null ? "" : JSON.stringify(r.new_value) }),
-            h("td", { class: "small", text: r.note || "" }))))))));
+        h("table", { class: "log" }, head, h("tbody", {}, rows))));
   } catch (e) { v.replaceChildren(h("p", { class: "error", text: e.message })); }
 }
 
