@@ -111,6 +111,16 @@ def test_lost_sheets_and_receipts(outage, tmp_path: Path):
             receipts = {m.quittance for m in res.ledger.missing_receipts if m.page_key == key}
             on_it = {p["receipt"] for p in scenario["payments"] if p["page_key"] == key and p["copy"] == 0}
             assert on_it <= receipts
+        elif copy:
+            # the journal continued on photocopies of the whole register: a lost copy before the last one scanned
+            later = [p for p in scenario["pages"] if p["form"] == "paiement" and p["scanned"]
+                     and (p["copy"], p["page_key"]) > (copy, key)]
+            if later:
+                assert any(ln.kind == "manquante" and ln.page_key == key and f"photocopie n° {copy} " in ln.detail
+                           for ln in res.ledger.lines), (key, copy)
+                receipts = {m.quittance for m in res.ledger.missing_receipts if m.page_key == key}
+                assert {f"{p['receipt']}-c{copy}" for p in scenario["payments"]
+                        if p["page_key"] == key and p["copy"] == copy} <= receipts
     assert res.figures["feuilles"]["conflits"] == len(scenario["rescanned"])
 
 

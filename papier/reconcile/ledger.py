@@ -107,14 +107,29 @@ def analyse_ledger(paper_pages: list[dict[str, Any]], sheets: list[dict[str, Any
         k = _key(pk)
         if k:
             last_scanned[(k[0], k[1])] = max(last_scanned.get((k[0], k[1]), 0), k[2])
+    # a register continued on photocopies of blank pages had used up all its originals
+    on_copies: set[tuple[str, str]] = set()
+    for pk, copies in scanned.items():
+        k = _key(pk)
+        if k and any(copies):
+            on_copies.add((k[0], k[1]))
     for i in sorted(issued, key=lambda x: (x["kit_id"], x["form"] or "", x["serial"])):
         if i["page_key"] in scanned:
             continue
-        hi = last_scanned.get((i["kit_id"], i["form"]), 0)
+        reg = (i["kit_id"], i["form"])
+        hi = last_scanned.get(reg, 0)
         if i["serial"] < hi:
             lines.append(LedgerLine("manquante", i["page_key"], i["form"], i["serial"],
                                     f"page {i['serial']} non scannée alors que la page {hi} du même registre l'a "
                                     f"été : feuille perdue ou oubliée ?"))
+        elif reg in on_copies:
+            lines.append(LedgerLine("manquante", i["page_key"], i["form"], i["serial"],
+                                    f"page {i['serial']} non scannée alors que le registre a été continué sur des "
+                                    f"photocopies : toutes les pages originales avaient servi"))
+        elif hi and i["serial"] == hi + 1:
+            lines.append(LedgerLine("non_scannee", i["page_key"], i["form"], i["serial"],
+                                    f"non scannée ; c'est la page qui suit la dernière page scannée du registre "
+                                    f"(page {hi}) : vérifiez qu'elle est bien restée vierge, sinon elle est perdue"))
         else:
             lines.append(LedgerLine("non_scannee", i["page_key"], i["form"], i["serial"],
                                     "non scannée (sans doute restée vierge)"))
@@ -136,7 +151,33 @@ def analyse_ledger(paper_pages: list[dict[str, Any]], sheets: list[dict[str, Any
             lines.append(LedgerLine("hors_kit", p.get("page_key"), k[1] if k else None, k[2] if k else None,
                                     "page d'un autre kit que celui indiqué", src))
 
+    # photocopies of the same blank page are numbered 1, 2, 3…: a gap in a page's copy numbers is a lost copy
     missing = _missing_receipts(issued, scanned, entries, printed_by_key)
+    # …and a register continued on photocopies is copied whole, page after page: copy n of a later page of the
+    # register scanned means copy n of this page was used too
+    top_copy: dict[tuple[str, str], tuple[int, int]] = {}
+    for pk, copies in scanned.items():
+        k = _key(pk)
+        if k and max(copies) > 0:
+            top_copy[(k[0], k[1])] = max(top_copy.get((k[0], k[1]), (0, 0)), (max(copies), k[2]))
+    for pk in sorted(set(scanned) | {i["page_key"] for i in issued}):
+        copies = scanned.get(pk, set())
+        k = _key(pk)
+        reg_top = top_copy.get((k[0], k[1])) if k else None
+        upto = max(copies | {0})
+        if k and reg_top:
+            upto = max(upto, reg_top[0] + 1 if k[2] < reg_top[1] else reg_top[0])
+        for c in range(1, upto):
+            if c in copies:
+                continue
+            why = (f"la copie n° {max(copies)} de la même page l'a été" if copies and max(copies) > c else
+                   "des copies suivantes du registre l'ont été")
+            lines.append(LedgerLine("manquante", pk, k[1] if k else None, k[2] if k else None,
+                                    f"photocopie n° {c} non scannée alors que {why} : feuille perdue ?"))
+            if k and k[1] == "paiement":
+                printed = printed_by_key.get(pk) or dict(_builtin_printed("paiement", k[0], k[2]))
+                missing += [MissingReceipt(f"{q}-c{c}", pk, row, "feuille_manquante")
+                            for row, q in sorted(printed.items())]
     counts: dict[str, int] = defaultdict(int)
     for ln in lines:
         counts[ln.kind] += 1
@@ -150,16 +191,26 @@ def _missing_receipts(issued: list[dict[str, Any]], scanned: dict[str, set[int]]
                       printed_by_key: dict[str, dict[int, str]]) -> list[MissingReceipt]:
     """Receipt numbers of the printed (not photocopied) journal up to the last one used that no line carries."""
     used: dict[str, set[str]] = defaultdict(set)   # kit -> receipt numbers written on (original) sheets
+    on_copies: set[str] = set()                     # kits whose journal went on to photocopies
     for e in entries:
-        if e.get("form") != "paiement" or is_page_block(e) or entry_copy(e):
+        if e.get("form") != "paiement" or is_page_block(e):
             continue
         q = (e.get("printed") or {}).get("quittance")
         k = _key(str(e.get("page_key")))
+        if entry_copy(e):
+            if k:
+                on_copies.add(k[0])
+            continue
         if q and k:
             used[k[0]].add(str(q))
     out: list[MissingReceipt] = []
     for kit in sorted(used):
         last = max(int(q) for q in used[kit] if q.isdigit())
+        if kit in on_copies:  # every original page was used: the whole printed sequence
+            for i in issued:
+                if i["kit_id"] == kit and i["form"] == "paiement":
+                    pr = printed_by_key.get(i["page_key"]) or dict(_builtin_printed("paiement", kit, i["serial"]))
+                    last = max([last] + [int(q) for q in pr.values() if q.isdigit()])
         pages = sorted((i for i in issued if i["kit_id"] == kit and i["form"] == "paiement"),
                        key=lambda i: i["serial"])
         for i in pages:
