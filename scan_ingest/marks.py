@@ -16,7 +16,7 @@ import numpy as np
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BASELINE_FRACTION, BUBBLE_INNER, CHECKBOX_INNER_MM, INK_DARKNESS, INK_FAINT_FACTOR,
-    INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN, SECOND_MARK_RATIO, ZONE_INSET_MM,
+    INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN, MARK_FRAC_EMPTY, MARK_FRAC_MARKED, SECOND_MARK_RATIO, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -102,11 +102,21 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
     return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots))
 
 
-def measure_marks(dark: Darkness, plan: MarkPlan) -> np.ndarray:
-    """Mean darkness of every spot (bubbles then checkboxes), in plan order."""
-    vals = dark.at(plan.disk_idx).mean(axis=1) if plan.n_bubbles else np.zeros(0, np.float32)
-    boxes = [float(dark.crop(slice(y0, y1), slice(x0, x1)).mean()) for (y0, y1, x0, x1) in plan.box_slices]
-    return np.concatenate([vals, np.array(boxes, np.float32)])
+def measure_marks(dark: Darkness, plan: MarkPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Per spot (bubbles then checkboxes, in plan order): mean darkness, and the fraction of its pixels that
+    are ink (a thin tick barely moves the mean but always puts ink pixels in the box)."""
+    if plan.n_bubbles:
+        d = dark.at(plan.disk_idx)
+        mean, frac = d.mean(axis=1), (d > INK_DARKNESS).mean(axis=1)
+    else:
+        mean = frac = np.zeros(0, np.float32)
+    bm, bf = [], []
+    for (y0, y1, x0, x1) in plan.box_slices:
+        c = dark.crop(slice(y0, y1), slice(x0, x1))
+        bm.append(float(c.mean()))
+        bf.append(float((c > INK_DARKNESS).mean()))
+    return (np.concatenate([mean, np.array(bm, np.float32)]).astype(np.float32),
+            np.concatenate([frac, np.array(bf, np.float32)]).astype(np.float32))
 
 
 def baseline(values: np.ndarray) -> float:
@@ -118,21 +128,22 @@ def baseline(values: np.ndarray) -> float:
     return float(np.median(s[:n]))
 
 
-def classify(score: float) -> str:
-    """empty | marked | unsure for a baseline-corrected mark score."""
-    if score <= MARK_EMPTY_MAX:
-        return "empty"
-    if score >= MARK_FILLED_MIN:
+def classify(score: float, frac: float = 0.0) -> str:
+    """empty | marked | unsure from a baseline-corrected mean darkness and ink-pixel fraction."""
+    if score >= MARK_FILLED_MIN or frac >= MARK_FRAC_MARKED:
         return "marked"
+    if score <= MARK_EMPTY_MAX and frac <= MARK_FRAC_EMPTY:
+        return "empty"
     return "unsure"
 
 
-def mark_confidence(score: float) -> float:
-    """How far a score sits from the unsure band, mapped to (0.5, 1): 0.5 inside the band."""
-    if score <= MARK_EMPTY_MAX:
-        margin = (MARK_EMPTY_MAX - score) / MARK_EMPTY_MAX
-    elif score >= MARK_FILLED_MIN:
-        margin = min(1.0, (score - MARK_FILLED_MIN) / MARK_FILLED_MIN)
+def mark_confidence(score: float, frac: float = 0.0) -> float:
+    """How far a spot sits from the unsure band, mapped to (0.5, 1): 0.5 inside the band."""
+    c = classify(score, frac)
+    if c == "empty":
+        margin = min((MARK_EMPTY_MAX - score) / MARK_EMPTY_MAX, (MARK_FRAC_EMPTY - frac) / MARK_FRAC_EMPTY)
+    elif c == "marked":
+        margin = max((score - MARK_FILLED_MIN) / MARK_FILLED_MIN, (frac - MARK_FRAC_MARKED) / MARK_FRAC_MARKED)
     else:
         return 0.5
     return round(0.9 + 0.099 * max(0.0, min(1.0, margin)), 3)

@@ -135,17 +135,17 @@ def _snippet(aligned: np.ndarray, zone: Rect, ctx: ReadContext, sha: str, row: i
     return f"{ctx.rel_prefix}/{rel}"
 
 
-def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float]]) -> FieldResult:
-    """A choice, multi or checkbox field from its spots' baseline-corrected scores."""
-    verdicts = [(v, s, mk.classify(s)) for v, s in scores]
+def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]]) -> FieldResult:
+    """A choice, multi or checkbox field from its spots' baseline-corrected (darkness, ink fraction)."""
+    verdicts = [(v, s, mk.classify(s, fr)) for v, s, fr in scores]
     bbox = _bbox(f.ink_zone())
+    conf_all = min([mk.mark_confidence(s, fr) for _, s, fr in scores] or [0.99])
     if f.type == "checkbox":
         _, s, c = verdicts[0]
         if c == "unsure":
-            return FieldResult(f.name, f.type, s >= (mk.MARK_EMPTY_MAX + mk.MARK_FILLED_MIN) / 2, "review", 0.5,
-                               [True, False], "case à peine marquée : cochée ou non ?", True, bbox_mm=bbox)
-        return FieldResult(f.name, f.type, c == "marked", "auto", mk.mark_confidence(s), [], None,
-                           c == "marked", bbox_mm=bbox)
+            return FieldResult(f.name, f.type, True, "review", 0.5, [False], "case à peine marquée : cochée ou non ?",
+                               True, bbox_mm=bbox)
+        return FieldResult(f.name, f.type, c == "marked", "auto", conf_all, [], None, c == "marked", bbox_mm=bbox)
     marked = [(v, s) for v, s, c in verdicts if c == "marked"]
     unsure = [(v, s) for v, s, c in verdicts if c == "unsure"]
     has_ink = bool(marked or unsure)
@@ -154,17 +154,14 @@ def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float]]) -> FieldRe
         if unsure:
             return FieldResult(f.name, f.type, value, "review", 0.5, [v for v, _ in unsure],
                                "case(s) à peine marquée(s)", True, bbox_mm=bbox)
-        conf = min([mk.mark_confidence(s) for _, s in scores] or [0.99])
-        return FieldResult(f.name, f.type, value, "auto", conf, [], None, has_ink, bbox_mm=bbox)
+        return FieldResult(f.name, f.type, value, "auto", conf_all, [], None, has_ink, bbox_mm=bbox)
     # single choice
     if not marked and not unsure:
-        conf = min(mk.mark_confidence(s) for _, s in scores)
-        return FieldResult(f.name, f.type, None, "auto", conf, [], None, False, bbox_mm=bbox)
+        return FieldResult(f.name, f.type, None, "auto", conf_all, [], None, False, bbox_mm=bbox)
     ranked = sorted(marked + unsure, key=lambda t: -t[1])
     best = ranked[0]
     if len(marked) == 1 and not unsure:
-        conf = min(mk.mark_confidence(s) for _, s in scores)
-        return FieldResult(f.name, f.type, best[0], "auto", conf, [], None, True, bbox_mm=bbox)
+        return FieldResult(f.name, f.type, best[0], "auto", conf_all, [], None, True, bbox_mm=bbox)
     if len(marked) >= 2:
         reason = "plusieurs cases cochées"
     elif marked:
@@ -249,11 +246,11 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
                 al: Alignment) -> list[EntryResult]:
     dark = mk.darkness(aligned)
     plan = mk.mark_plan(layout)
-    raw = mk.measure_marks(dark, plan)
-    base = mk.baseline(raw)
-    spot_scores: dict[tuple[int, int], list[tuple[str | None, float]]] = {}
-    for spot, v in zip(plan.spots, raw):
-        spot_scores.setdefault(spot.field_key, []).append((spot.value, float(v) - base))
+    raw, frac = mk.measure_marks(dark, plan)
+    base, base_frac = mk.baseline(raw), mk.baseline(frac)
+    spot_scores: dict[tuple[int, int], list[tuple[str | None, float, float]]] = {}
+    for spot, v, fr in zip(plan.spots, raw, frac):
+        spot_scores.setdefault(spot.field_key, []).append((spot.value, float(v) - base, float(fr) - base_frac))
     printed = layout.printed_values(kit_id, serial)
 
     # pass 1: marks, ink in writing zones; digit fields with ink are read in one batch afterwards

@@ -6,7 +6,12 @@ after normalising by the page's own paper level; lengths in mm.
 How they were chosen: ``bench/bench_scan.py --calibrate`` prints, per degradation profile, the distribution of
 bubble darkness above the page's baseline for bubbles the simulator left empty and those it filled (filled,
 ticked, crossed, half-filled). The numbers below sit in the gap between the two populations on every profile,
-with the ambiguous band in between sent to review. (Figures of the last calibration run are in the comments.)
+with the ambiguous band in between sent to review.
+
+Calibration run (simulator, scanner_200 + photocopy, 46 pages, deliberately ambiguous marks excluded):
+  empty bubbles (1185): score ≤ 0.022, ink fraction 0.000 — empty checkboxes (261): score ≤ 0.012, fraction 0.000
+  marked bubbles (248): score ≥ 0.158 (1st percentile 0.197) — ticked checkboxes (25): score ≥ 0.058, fraction
+  ≥ 0.059 (a thin tick: the reason the ink fraction is measured at all).
 """
 
 from __future__ import annotations
@@ -32,8 +37,13 @@ QR_ONLY_RESIDUAL_MM = 0.6
 # least-inked bubbles). A bubble's inner disk is (0.7 * 2.1 mm)^2 * pi = 6.8 mm^2.
 # Measured (empty vs marked populations): empty bubbles stay below 0.05 even on photocopies and faxes (noise,
 # speckles); a tick or a cross covers ≥ 12 % of the inner disk at ink darkness ≥ 0.7 → ≥ 0.09; filled ≥ 0.5.
-MARK_EMPTY_MAX = 0.06          # ≤ this: clearly empty
-MARK_FILLED_MIN = 0.16         # ≥ this: clearly marked; between the two: review
+MARK_EMPTY_MAX = 0.05          # ≤ this: clearly empty
+MARK_FILLED_MIN = 0.12         # ≥ this: clearly marked; between the two: review
+# Ink-pixel fraction of the measured area (pixels darker than INK_DARKNESS), baseline-corrected: a tick or a
+# thin cross in a checkbox moves the mean darkness little (≈ 0.06) but covers ≥ 8 % of the box with ink pixels;
+# an empty box on a photocopy has ≤ 1 % (specks).
+MARK_FRAC_EMPTY = 0.02         # ≤ this (and mean ≤ MARK_EMPTY_MAX): clearly empty
+MARK_FRAC_MARKED = 0.05        # ≥ this: clearly marked
 BASELINE_FRACTION = 0.5        # the baseline is the median of this fraction of the page's least-inked bubbles
 # A second mark in a single choice counts when it is at least this fraction of the strongest one (a stray
 # stroke at 20 % of a filled bubble is a slip; two comparable marks are a real ambiguity → review).

@@ -1,0 +1,225 @@
+"""Scan pipeline benchmark: per degradation profile, silent errors, review rates, speed, memory.
+
+    python bench/bench_scan.py [--pages N] [--profiles a,b] [--workers 2] [--big 300] [--out DIR]
+
+For each profile: papier.simulate fills and degrades N kit pages (truth.jsonl beside them), `ingest` reads
+them into a fresh database, and every entry is compared with the truth:
+- silent error: a field accepted (status auto) whose value differs from what is on the paper, an entry with ink
+  on the paper that was not found, or a phantom entry (ink found where the paper has none) with an accepted
+  value; a deliberately ambiguous mark that is flagged is fine, accepted with another value is an error;
+- review rate of mark fields (choice/multi/checkbox with ink) and, separately, of digit fields;
+- pages/s, time as a multiple of merely decoding the same images (same workers), worker/parent peak memory.
+`--big N` also measures a single N-page PDF (memory must stay flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MARKS = ("choice", "multi", "checkbox")
+
+
+def _norm(ftype: str, v: Any) -> Any:
+    if ftype == "digits":
+        return v or ""
+    if ftype == "multi":
+        return sorted(v or [])
+    if ftype == "checkbox":
+        return bool(v)
+    return v
+
+
+def compare(db: Path, truth_path: Path) -> dict[str, Any]:
+    from papier.simulate.batch import read_truth
+
+    truth = read_truth(truth_path)
+    pages_t = [t for t in truth if t["type"] == "page"]
+    entries_t = {(t["source"], t["index"], t["row"]): t for t in truth if t["type"] == "entry"}
+    c = sqlite3.connect(db)
+    src_of = {}
+    for source, idx, status, page_key in c.execute("SELECT source, idx, status, page_key FROM pages"):
+        src_of[(Path(source).name, idx)] = (status, page_key)
+    stats: Counter[str] = Counter()
+    errors: list[str] = []
+    for t in pages_t:
+        got = src_of.get((t["source"], t["index"]))
+        stats["pages"] += 1
+        if got is None:
+            errors.append(f"page missing {t['source']}:{t['index']}")
+            continue
+        if t["expect"] == "identified" and got[0] == "unidentified":
+            stats["pages_unidentified"] += 1  # flagged, not silent
+        if t["expect"] == "identified" and got[1] not in (None, t["page_key"]):
+            errors.append(f"wrong page key {t['source']}:{t['index']} {got[1]} != {t['page_key']}")
+    rows = c.execute(
+        "SELECT p.source, p.idx, e.row, e.has_ink, f.name, f.type, f.value, f.status FROM fields f "
+        "JOIN entries e ON e.id = f.entry_id JOIN sheets s ON s.id = e.sheet_id JOIN pages p ON p.id = s.page_id "
+        "WHERE e.kind != 'page'").fetchall()
+    got_entries: dict[tuple[str, int, int], dict[str, tuple[str, Any, str]]] = {}
+    inked: dict[tuple[str, int, int], int] = {}
+    for source, idx, row, has_ink, name, ftype, value, status in rows:
+        k = (Path(source).name, idx, row)
+        got_entries.setdefault(k, {})[name] = (ftype, json.loads(value), status)
+        inked[k] = has_ink
+    for k, fields in got_entries.items():
+        t = entries_t.get(k)
+        if t is None:
+            if inked[k]:
+                stats["phantom_entries"] += 1
+                if any(st == "auto" and v not in (None, "", [], False) for _, v, st in fields.values()):
+                    stats["silent"] += 1
+                    errors.append(f"phantom entry accepted {k}")
+            continue
+        stats["entries"] += 1
+        if not inked[k]:
+            stats["silent"] += 1
+            errors.append(f"missed entry {k}")
+            continue
+        amb = set(t.get("ambiguous", []))
+        for name, (ftype, v, st) in fields.items():
+            if ftype == "text":
+                continue  # transcribed by a person (review when inked)
+            tv = t["fields"].get(name)
+            written = tv not in (None, "", [], False)
+            if ftype in MARKS and written:
+                stats["mark_fields"] += 1
+                stats["mark_review"] += st == "review"
+            if ftype == "digits" and written:
+                stats["digit_fields"] += 1
+                stats["digit_review"] += st == "review"
+                stats["digit_auto_ok"] += st == "auto" and _norm(ftype, v) == _norm(ftype, tv)
+            stats["fields"] += written
+            if st == "auto" and _norm(ftype, v) != _norm(ftype, tv):
+                stats["silent"] += 1
+                errors.append(f"{k} {name}: read {v!r} (auto), paper {tv!r}{' [ambiguous]' if name in amb else ''}")
+    missing = [k for k in entries_t if k not in got_entries and src_of.get(k[:2], ("",))[0] in ("identified",
+                                                                                               "conflict")]
+    stats["silent"] += len(missing)
+    errors += [f"entry not stored {k}" for k in missing]
+    return {"stats": stats, "errors": errors}
+
+
+def decode_only(files: list[str], workers: int) -> float:
+    """Seconds to merely decode every page image (the same loader, the same pool size)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from scan_ingest.sources import expand_inputs, list_pages, load_page
+
+    refs = [r for s, p in expand_inputs(files) for r in list_pages(s, p)]
+    t0 = time.perf_counter()
+    if workers <= 1:
+        for r in refs:
+            load_page(r)
+    else:
+        with ProcessPoolExecutor(workers) as ex:
+            list(ex.map(_decode_one, refs, chunksize=4))
+    return time.perf_counter() - t0
+
+
+def _decode_one(ref: Any) -> int:
+    from scan_ingest.sources import load_page
+
+    return load_page(ref).gray.shape[0]
+
+
+def run_profile(kit_dir: Path, work: Path, profile: str, pages: int, workers: int, seed: int) -> dict[str, Any]:
+    from papier.simulate import simulate_batch
+    from scan_ingest.pipeline import ingest
+
+    out = work / profile
+    t0 = time.perf_counter()
+    truth = simulate_batch(kit_dir, out / "scans", profile=profile, n_pages=pages, seed=seed, fmt="auto",
+                           extras=True)
+    sim_s = time.perf_counter() - t0
+    files = sorted(str(p) for p in (out / "scans").iterdir() if p.is_file() and p.name != "truth.jsonl")
+    dec = decode_only(files, workers)
+    rep = ingest(files, db_path=out / "p.db", workers=workers)
+    cmp = compare(out / "p.db", truth)
+    s = cmp["stats"]
+    return {
+        "profile": profile, "pages": rep.pages_seen, "entries": s["entries"], "fields": s["fields"],
+        "silent": s["silent"], "mark_fields": s["mark_fields"],
+        "mark_review": s["mark_review"] / max(1, s["mark_fields"]),
+        "digit_fields": s["digit_fields"], "digit_review": s["digit_review"] / max(1, s["digit_fields"]),
+        "digit_auto_ok": s["digit_auto_ok"] / max(1, s["digit_fields"]),
+        "unidentified": rep.statuses["unidentified"], "pages_s": rep.pages_per_second,
+        "x_decode": rep.seconds / dec if dec else 0.0, "worker_mb": rep.worker_maxrss_kb / 1024,
+        "parent_mb": rep.parent_maxrss_kb / 1024, "errors": cmp["errors"][:20], "sim_s": sim_s,
+    }
+
+
+def big_pdf(kit_dir: Path, work: Path, pages: int, workers: int) -> dict[str, Any]:
+    """Memory and speed on one long scanner PDF."""
+    from papier.simulate import simulate_batch
+    from scan_ingest.pipeline import ingest
+
+    out = work / "big"
+    simulate_batch(kit_dir, out / "scans", profile="scanner_200", n_pages=pages, seed=99, fmt="pdf")
+    pdf = next(p for p in (out / "scans").iterdir() if p.suffix == ".pdf")
+    dec = decode_only([str(pdf)], workers)
+    rep = ingest([str(pdf)], db_path=out / "p.db", workers=workers)
+    return {"pages": rep.pages_seen, "seconds": rep.seconds, "pages_s": rep.pages_per_second,
+            "x_decode": rep.seconds / dec, "worker_mb": rep.worker_maxrss_kb / 1024,
+            "parent_mb": rep.parent_maxrss_kb / 1024}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=60, help="pages per profile")
+    ap.add_argument("--profiles", default="scanner_300,scanner_200,scanner_150_jpeg,photocopy,fax,upside_down,"
+                                          "phone_photo")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--big", type=int, default=0, help="also a single PDF of this many pages (e.g. 300)")
+    ap.add_argument("--out", default=None, help="keep the work here (default: a temporary folder)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    from papier.kit import build_kit
+
+    with tempfile.TemporaryDirectory(prefix="bench_scan_") as tmp:
+        work = Path(args.out) if args.out else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        kit_dir = work / "kit"
+        if not (kit_dir / "layout.json").exists():
+            build_kit(kit_dir, pages_per_register=4, kit_id="BENCHKIT")
+        results = [run_profile(kit_dir, work, p, args.pages, args.workers, args.seed)
+                   for p in args.profiles.split(",") if p]
+        big = big_pdf(kit_dir, work, args.big, args.workers) if args.big else None
+    if args.json:
+        print(json.dumps({"profiles": results, "big": big}, indent=1))
+        return 0
+    hdr = (f"{'profile':<17}{'pages':>6}{'entries':>8}{'fields':>8}{'SILENT':>7}{'marks':>7}{'mk rev':>8}"
+           f"{'digits':>7}{'dg rev':>8}{'unid':>5}{'pg/s':>7}{'x dec':>7}{'wk MB':>7}")
+    print(hdr)
+    print("-" * len(hdr))
+    tot = Counter()
+    for r in results:
+        print(f"{r['profile']:<17}{r['pages']:>6}{r['entries']:>8}{r['fields']:>8}{r['silent']:>7}"
+              f"{r['mark_fields']:>7}{r['mark_review']:>8.1%}{r['digit_fields']:>7}{r['digit_review']:>8.1%}"
+              f"{r['unidentified']:>5}{r['pages_s']:>7.1f}{r['x_decode']:>7.1f}{r['worker_mb']:>7.0f}")
+        tot["fields"] += r["fields"]
+        tot["silent"] += r["silent"]
+    print(f"total: {tot['fields']} filled fields, {tot['silent']} silent errors")
+    for r in results:
+        for e in r["errors"]:
+            print(f"  [{r['profile']}] {e}")
+    if big:
+        print(f"big PDF: {big['pages']} pages in {big['seconds']:.1f} s ({big['pages_s']:.1f} pages/s, "
+              f"{big['x_decode']:.1f}x decode), peak memory worker {big['worker_mb']:.0f} MB, "
+              f"parent {big['parent_mb']:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
