@@ -139,8 +139,6 @@ def _fiche(e: dict[str, Any], restored: RestoredData, today: _dt.date) -> Fiche:
             fi.notes.append(f"acte n° {act.numero} trouvé dans le logiciel ({act.where})")
             if fi.status == "a_dresser":
                 fi.status = "dresse_logiciel"
-    if fi.status == "a_dresser" and fi.review:
-        fi.status = "a_verifier" if "case « fiche annulée »" in fi.review else "a_dresser"
     if fi.deadline and fi.status in ("a_dresser", "a_verifier"):
         fi.passed = today > fi.deadline
     elif fi.deadline and fi.status == "dresse" and fi.acte_date:

@@ -23,7 +23,7 @@ from typing import Any
 
 from papier.checks import luhn_valid
 from papier.reconcile.common import (
-    Read, cents_of, date_of, entry_copy, field as get, fields_in_review, is_page_block, sheet_ref,
+    Read, cents_of, date_of, entry_copy, euros, field as get, is_page_block, sheet_ref,
 )
 from papier.reconcile.restored import MODES, SERVICES, Payment, RestoredData
 
@@ -241,7 +241,6 @@ def analyse_payments(entries: list[dict[str, Any]], restored: RestoredData) -> P
 
 
 def _eur(c: int | None) -> str:
-    from papier.reconcile.common import euros
     return euros(c)
 
 
