@@ -64,8 +64,7 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
             errors.append(f"wrong page key {t['source']}:{t['index']} {got[1]} != {t['page_key']}")
     rows = c.execute(
         "SELECT p.source, p.idx, e.row, e.has_ink, f.name, f.type, f.value, f.status FROM fields f "
-        "JOIN entries e ON e.id = f.entry_id JOIN sheets s ON s.id = e.sheet_id JOIN pages p ON p.id = s.page_id "
-        "WHERE e.kind != 'page'").fetchall()
+        "JOIN entries e ON e.id = f.entry_id JOIN sheets s ON s.id = e.sheet_id JOIN pages p ON p.id = s.page_id").fetchall()
     got_entries: dict[tuple[str, int, int], dict[str, tuple[str, Any, str]]] = {}
     inked: dict[tuple[str, int, int], int] = {}
     for source, idx, row, has_ink, name, ftype, value, status in rows:

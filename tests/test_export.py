@@ -1,0 +1,77 @@
+"""papier export: JSON lines per entry and per page, and the CSV for a French spreadsheet (CONTRACTS.md)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from papier.cli import main
+from scan_ingest import testing as T
+from scan_ingest.pipeline import ingest
+
+DPI = 200
+
+
+@pytest.fixture(scope="module")
+def db(small_kit, tmp_path_factory):
+    d = tmp_path_factory.mktemp("export")
+    p = T.find_page(small_kit.out_dir, "paiement", 1)
+    img = T.render(small_kit.pdf_path, p["pdf_page"], DPI)
+    T.fill_bubble(img, p, 1, "mode", "cheque")
+    T.scribble(img, p, 1, "payeur")
+    T.scribble(img, p, 1, "montant")
+    T.fill_bubble(img, p, 2, "mode", "especes")
+    T.save_pdf([img], d / "lot.pdf")
+    T.save_image(img, d / "blank.png")  # a second file with the same page: a conflict (different bytes)
+    (d / "vide.pdf").write_bytes(b"")
+    path = d / "p.db"
+    ingest([str(d / "lot.pdf"), str(d / "vide.pdf")], db_path=path, workers=1)
+    return path, p
+
+
+def _run(args: list[str]) -> str:
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_jsonl_entries(db):
+    path, p = db
+    lines = [json.loads(x) for x in _run(["export", "--db", str(path), "--format", "jsonl"]).splitlines()]
+    assert [e["row"] for e in lines] == [1, 2]  # blank lines are not exported
+    e = lines[0]
+    assert e["page_key"] == p["page_key"] and e["form"] == "paiement" and e["copy"] == 0
+    assert e["fields"]["mode"] == {"value": "cheque", "status": "auto", "confidence": e["fields"]["mode"]["confidence"]}
+    assert e["fields"]["payeur"]["value"] is None and e["fields"]["payeur"]["status"] == "review"
+    assert e["fields"]["montant"]["status"] in ("review", "auto")
+    assert e["snippet"]["payeur"].endswith(".png") and e["printed"]["quittance"]
+    assert e["sheet_status"] == "primary"
+    assert _run(["export", "--db", str(path), "--format", "jsonl", "--form", "pret"]) == ""
+
+
+def test_jsonl_pages(db):
+    path, p = db
+    lines = [json.loads(x) for x in _run(["export", "--db", str(path), "--format", "jsonl", "--pages"]).splitlines()]
+    assert [set(x) for x in lines] == [{"source", "index", "sha256", "page_key", "status", "reason"}] * 2
+    assert lines[0]["status"] == "identified" and lines[0]["page_key"] == p["page_key"] and lines[0]["index"] == 1
+    assert lines[1]["status"] == "unidentified" and lines[1]["page_key"] is None and "vide" in lines[1]["reason"]
+
+
+def test_csv_for_a_french_spreadsheet(db, tmp_path):
+    path, _ = db
+    out = tmp_path / "export.csv"
+    _run(["export", "--db", str(path), "--format", "csv", "-o", str(out)])
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    head = rows[0]
+    assert head[:6] == ["formulaire", "page", "copie", "ligne", "pré-imprimé", "à vérifier"]
+    assert len(rows) == 3 and all(len(r) == len(head) for r in rows)
+    r1 = dict(zip(head, rows[1]))
+    assert r1["Mode de paiement"] == "cheque" and r1["Mode de paiement (état)"] == "lu"
+    assert r1["Nom du payeur (état)"] == "à vérifier" and r1["à vérifier"] == "OUI"
+    assert "payeur" in r1["champs à vérifier"]
