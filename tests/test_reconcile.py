@@ -461,3 +461,22 @@ def test_reconcile_reads_the_database_and_cli(tmp_path: Path):
     r = CliRunner().invoke(main, ["reconcile", "--db", str(tmp_path / "papier.db"), "--against",
                                   str(tmp_path / "nulle_part"), "--out", str(tmp_path / "out3")])
     assert r.exit_code == 1 and "introuvable" in r.output
+
+
+def test_cli_against_the_built_in_sample(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from papier.cli import main
+    from papier.sample_data import sample_roster
+
+    fams = [f["numero_famille"] for f in sample_roster()[:3]]
+    write_entries_db(tmp_path / "papier.db", [pay(1, i + 1, f, 1000 + i, "150926") for i, f in enumerate(fams)])
+    r = CliRunner().invoke(main, ["reconcile", "--db", str(tmp_path / "papier.db"), "--against", "sample",
+                                  "--out", str(tmp_path / "out"), "--date", "22/11/2026"])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert s["paiements"]["a_saisir"]["nombre"] == 3 and s["date_reference"] == "2026-11-22"
+    assert "sauvegarde intégrée" in s["source"]
+    r = CliRunner().invoke(main, ["reconcile", "--db", str(tmp_path / "papier.db"), "--against", "sample",
+                                  "--out", str(tmp_path / "out"), "--kit-layout", str(tmp_path / "papier.db")])
+    assert r.exit_code == 1 and "layout.json" in r.output
