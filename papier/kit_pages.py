@@ -477,7 +477,8 @@ def _consignes(ctx: KitContext) -> None:
     t = ctx.texts("consignes")
     story: list[Flowable] = [Paragraph(ctx.fmt(t["titre"]), H1), Paragraph(ctx.fmt(t.get("intro", "")), BODY)]
     story.append(KeepTogether([Paragraph(ctx.fmt(t["ronds_titre"]), H2),
-                               _marks_example(t["ronds_bien"], t["ronds_mal"])]))
+                               _marks_example(t["ronds_bien"], t["ronds_mal"]), Spacer(1, 2 * mm)]
+                              + _bullets(ctx, t.get("ronds_regles", []))))
     story.append(KeepTogether([Paragraph(ctx.fmt(t["chiffres_titre"]), H2),
                                _digits_example(t["chiffres_bien"], t["chiffres_mal"]), Spacer(1, 2 * mm)]
                               + _bullets(ctx, t.get("chiffres_regles", []))))

@@ -17,7 +17,8 @@ from reportlab.pdfgen.canvas import Canvas
 from papier.forms import FormDef
 from papier.identity import PageIdentity
 from papier.layout import (
-    BUBBLE_R, DROPOUT_GREY, FONT, FONT_BOLD, FOOTER_H, FURNITURE_LINE_PT, FieldGeom, PageLayout, Rect, Text,
+    BUBBLE_R, DROPOUT_GREY, FID_SIZE, FONT, FONT_BOLD, FOOTER_H, FURNITURE_LINE_PT, MARGIN, FieldGeom, PageLayout,
+    Rect, Text, text_width,
 )
 
 ARUCO_DICT = "DICT_4X4_50"
@@ -190,9 +191,11 @@ def _draw_furniture(pc: PageCanvas, form: FormDef, layout: PageLayout) -> None:
     for m in layout.fiducials:
         pc.grid(aruco_bits(m.id), m.x, m.y, m.size)
     hx = layout.header_x
-    pc.text(Text(hx, 13.0, form.title, 13, True))
+    room = layout.qr[0].x - 3.0 - hx
+    title_room = room - text_width("Page 999 / 999", 10, FONT_BOLD) - 3.0
+    pc.text(Text(hx, 13.0, form.title, _fit_size(form.title, 13, title_room, FONT_BOLD, 8), True))
     if form.subtitle:
-        pc.text(Text(hx, 18.0, form.subtitle, 7))
+        pc.text(Text(hx, 18.0, form.subtitle, _fit_size(form.subtitle, 7, room, FONT, 5)))
     page_entry = layout.page_entry
     copy = page_entry.fields[0]
     draw_field(pc, copy)
@@ -215,6 +218,12 @@ def _draw_furniture(pc: PageCanvas, form: FormDef, layout: PageLayout) -> None:
     pc.text(Text(fx, H - 12.5, RESTRICTED, 7, True))
 
 
+def _fit_size(text: str, size: float, avail_mm: float, font: str, min_size: float) -> float:
+    """The font size (at most `size`, at least `min_size`) at which `text` fits `avail_mm`."""
+    w = text_width(text, size, font)
+    return size if w <= avail_mm else max(min_size, size * avail_mm / w)
+
+
 def draw_register_page(
     c: Canvas, form: FormDef, layout: PageLayout, ident: PageIdentity, register_pages: int,
     commune: str = "",
@@ -232,11 +241,19 @@ def draw_register_page(
     pc.text(Text(layout.qr[0].x - 3.0, 13.0, page_txt, 10, True, "end"))
     ident_txt = f"{commune + ' · ' if commune else ''}Kit {ident.kit_id} · {form.name} v{form.version} · " \
                 f"page {ident.serial}/{register_pages} · clé {ident.page_key}"
-    pc.text(Text(layout.header_x, 22.6, ident_txt, 6.5), 0.2)
+    room = layout.qr[0].x - 3.0 - layout.header_x
+    pc.text(Text(layout.header_x, 22.6, ident_txt, _fit_size(ident_txt, 6.5, room, FONT, 4.5)), 0.2)
 
     printed = layout.printed_values(ident.kit_id, ident.serial)
     for e in layout.line_entries:
         for g in e.printed:
             draw_field(pc, g, printed.get(e.row, {}).get(g.name))
     fx = layout.qr[1].x + layout.qr[1].w + 5.0
-    pc.text(Text(fx, H - 8.5, f"{ident_txt}   ·   QR : {payload}", 5.5), 0.25)
+    footer = f"{ident_txt}   ·   QR : {payload}"
+    avail = W - MARGIN - FID_SIZE - 2.0 - fx  # never run into the bottom-right marker
+    size = 5.5
+    if text_width(footer, size) > avail:
+        size = max(4.0, size * avail / text_width(footer, size))
+        if text_width(footer, size) > avail:
+            footer = f"Kit {ident.kit_id} · clé {ident.page_key} · QR : {payload}"
+    pc.text(Text(fx, H - 8.5, footer, size), 0.25)
