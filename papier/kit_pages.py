@@ -404,15 +404,16 @@ def _cover(ctx: KitContext) -> None:
     y -= 8 * mm
     for title, first, last in ctx.toc:
         indent = 6 * mm if title.startswith("  ") else 0
-        c.setFont(FONT if indent else FONT_BOLD, 10.5 if not indent else 10)
+        font, size = (FONT, 10) if indent else (FONT_BOLD, 10.5)
+        c.setFont(font, size)
         c.drawString(MARGIN_X + indent, y, title.strip())
         pages = f"p. {first}" if first == last else f"p. {first} à {last}"
         c.drawRightString(W - MARGIN_X, y, pages)
         c.setStrokeGray(0.7)
         c.setLineWidth(0.3)
         c.setDash(1, 2)
-        tw = stringWidth(title.strip(), FONT, 10.5) + indent
-        c.line(MARGIN_X + tw + 3 * mm, y + 0.5 * mm, W - MARGIN_X - stringWidth(pages, FONT, 10.5) - 3 * mm,
+        tw = stringWidth(title.strip(), font, size) + indent
+        c.line(MARGIN_X + tw + 2 * mm, y + 0.5 * mm, W - MARGIN_X - stringWidth(pages, font, size) - 2 * mm,
                y + 0.5 * mm)
         c.setDash()
         y -= 5.6 * mm if indent else 6.6 * mm

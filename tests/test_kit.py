@@ -142,11 +142,23 @@ def _strip_ids(layout: dict) -> dict:
     return lay
 
 
+def _registers_only_recipe(tmp_path: Path) -> str:
+    """The default registers without the long reference sections (faster tests)."""
+    from importlib import resources
+
+    text = (resources.files("print_kits") / "commune.toml").read_text(encoding="utf-8")
+    text = text.replace('texts = "textes.toml"', 'texts = "textes.toml"\nsections = ["couverture", "registres"]')
+    p = tmp_path / "registres.toml"
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
 def test_layout_identical_across_builds_and_keys_unique(tmp_path):
     from papier.kit import build_kit
 
-    a = build_kit(tmp_path / "a", pages_per_register=1)
-    b = build_kit(tmp_path / "b", pages_per_register=1)
+    recipe = _registers_only_recipe(tmp_path)
+    a = build_kit(tmp_path / "a", pages_per_register=1, recipe=recipe)
+    b = build_kit(tmp_path / "b", pages_per_register=1, recipe=recipe)
     assert a.kit_id != b.kit_id
     assert _strip_ids(a.layout) == _strip_ids(b.layout)
     ka = {p["page_key"] for p in a.layout["pages"]}
@@ -263,11 +275,11 @@ def test_rebuild_into_existing_folder_replaces_files(tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("à garder", encoding="utf-8")
     (out / "kit.pdf").write_bytes(b"old")
-    res = build_kit(out, pages_per_register=1)
+    res = build_kit(out, pages_per_register=1, recipe=_registers_only_recipe(tmp_path))
     assert (out / "notes.txt").read_text(encoding="utf-8") == "à garder"
     assert (out / "kit.pdf").read_bytes()[:5] == b"%PDF-"
     assert json.loads((out / "layout.json").read_text(encoding="utf-8"))["kit_id"] == res.kit_id
-    assert [p.name for p in tmp_path.iterdir()] == ["kit"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kit", "registres.toml"]
 
 
 def test_prose_pages_in_order_and_text(small_kit):
