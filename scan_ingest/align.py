@@ -23,7 +23,7 @@ from papier.render import qr_matrix
 from scan_ingest.identify import FoundQR
 from scan_ingest.thresholds import ALIGN_PX_PER_MM
 
-CORNER_CROP = 0.24   # markers are searched first in the four corner crops (this fraction of each side)
+CORNER_CROP = 0.20   # markers are searched first in the four corner crops (this fraction of each side)
 FULL_SEARCH_LONG_SIDE = 1800
 
 
@@ -69,10 +69,24 @@ def find_markers(gray: np.ndarray) -> dict[int, np.ndarray]:
     """Marker id → its 4 corners (px, the marker's own TL, TR, BR, BL)."""
     h, w = gray.shape
     cw, ch = int(w * CORNER_CROP), int(h * CORNER_CROP)
+    # a marker is 10 mm: at ≥ 6 px/mm it is still found at half size (4x fewer pixels), then refined at full size
+    ppm = max(h, w) / 297.0
+    s = 0.5 if ppm >= 6.0 else 1.0
     found: dict[int, np.ndarray] = {}
     for x0, y0 in ((0, 0), (w - cw, 0), (w - cw, h - ch), (0, h - ch)):
-        for k, v in _detect(gray[y0:y0 + ch, x0:x0 + cw], x0, y0).items():
+        crop = gray[y0:y0 + ch, x0:x0 + cw]
+        if s < 1.0:
+            crop = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        for k, v in _detect(crop, x0, y0, s).items():
             found.setdefault(k, v)
+    if s < 1.0 and found:
+        ids = sorted(found)
+        pts = np.vstack([found[i] for i in ids]).astype(np.float32).reshape(-1, 1, 2)
+        win = max(2, int(round(ppm * 0.6)))
+        cv2.cornerSubPix(gray, pts, (win, win), (-1, -1),
+                         (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.05))
+        for j, i in enumerate(ids):
+            found[i] = pts[4 * j:4 * j + 4].reshape(4, 2).astype(np.float64)
     if len(found) < 4:
         scale = min(1.0, FULL_SEARCH_LONG_SIDE / max(h, w))
         img = gray if scale >= 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
