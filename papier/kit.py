@@ -460,8 +460,10 @@ def load_roster(path: str | Path | None) -> list[dict[str, str]]:
         if not r["nom"]:
             raise InputDataError(f"{src}: ligne {lineno}: nom vide")
         if not (num.isdigit() and len(num) == 5):
+            hint = " ; si le tableur a supprimé un zéro de tête, mettre la colonne au format Texte" \
+                if num.isdigit() and len(num) < 5 else ""
             raise InputDataError(f"{src}: ligne {lineno}: n° de famille « {r['numero_famille']} » : 5 chiffres "
-                                 "attendus (4 chiffres + clé de contrôle Luhn)")
+                                 f"attendus (4 chiffres + clé de contrôle Luhn){hint}")
         if not luhn_valid(num):
             raise InputDataError(f"{src}: ligne {lineno}: n° de famille {num} : clé de contrôle fausse "
                                  f"(avec la bonne clé : {num[:4]}{luhn_check_digit(num[:4])})")
