@@ -135,7 +135,8 @@ def scan() -> None:
 
 @scan.command("ingest")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+              help="Database file (its scans and snippets live beside it in FILE.files/).")
 @click.option("--keep-work", type=click.Path(file_okay=False), help="Write each aligned page with detections drawn.")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: number of cores).")
 @_handle_errors
@@ -151,8 +152,10 @@ def scan_ingest(inputs: tuple[str, ...], db_path: str, keep_work: str | None, wo
 
 
 @main.command("export")
-@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), required=True)
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+              help="Database file (its scans and snippets live beside it in FILE.files/).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), required=True,
+              help="jsonl: one JSON object per line; csv: ';'-separated UTF-8 with BOM for a French spreadsheet.")
 @click.option("--form", "form", default=None, help="Only entries of this form.")
 @click.option("--pages", is_flag=True, help="One line per scanned page image instead of per entry (jsonl).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File (default: stdout).")
@@ -168,7 +171,8 @@ def export_cmd(db_path: str, fmt: str, form: str | None, pages: bool, output: st
 
 
 @main.command("review")
-@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+              help="Database file (its scans and snippets live beside it in FILE.files/).")
 @click.option("--port", type=int, default=0, help="Port (default: a free one).")
 @click.option("--no-browser", is_flag=True, help="Do not try to open a browser.")
 @_handle_errors
@@ -183,11 +187,13 @@ def review(db_path: str, port: int, no_browser: bool) -> None:
 
 
 @main.command("reconcile")
-@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+              help="Database file (its scans and snippets live beside it in FILE.files/).")
 @click.option("--against", "source", required=True, type=click.Path(),
               help="Restored data: a SQLite file, a folder of CSV exports with mapping.toml, or 'sample'.")
 @click.option("--mapping", type=click.Path(dir_okay=False), default=None, help="Mapping TOML (which column is what).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the report, the CSV files to re-enter and the .koc file.")
 @click.option("--kit-layout", type=click.Path(dir_okay=False), default=None,
               help="The kit's layout.json: every page issued (default: deduced from the pages scanned).")
 @click.option("--date", "today", type=click.DateTime(formats=["%Y-%m-%d", "%d/%m/%Y"]), default=None,
@@ -209,7 +215,8 @@ def reconcile(db_path: str, source: str, mapping: str | None, out_dir: str, kit_
 
 
 @main.command("demo")
-@click.option("--out", "out_dir", default="demo-out", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", default="demo-out", show_default=True, type=click.Path(file_okay=False),
+              help="Folder where the demo writes its kit, scans, database and report.")
 @_handle_errors
 def demo(out_dir: str) -> None:
     """The whole story on built-in sample data."""
