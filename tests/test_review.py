@@ -319,3 +319,33 @@ def test_images_cannot_leave_the_database_folder(dbp: Path, tmp_path: Path) -> N
                      "/static/%2e%2e/server.py", "/img/original/-1", "/img/snippet/1/../../x"):
             st, data, _ = _req(srv, "GET", f"{path}?t={t}")
             assert st in (400, 404) and b"secret" not in data and b"import" not in data, path
+
+
+def test_queue_cache_follows_every_change(dbp: Path) -> None:
+    db = open_db(dbp)
+    cache = rq.QueueCache()
+
+    def same() -> None:
+        assert rq.queue_order(db, "Alice", cache) == rq.queue_order(db, "Alice")
+        a, b = rq.queue(db, "Alice", 10, cache=cache), rq.queue(db, "Alice", 10)
+        assert (a["left"], a["groups"], [i["id"] for i in a["items"]]) == (
+            b["left"], b["groups"], [i["id"] for i in b["items"]])
+
+    same()
+    it = _first(db, "amount")
+    rq.decide(db, it["id"], it["rev"], "set", "Alice", "1250")
+    same()
+    rq.undo(db, it["id"], it["rev"] + 1, "Alice")     # back in the queue, at its place
+    same()
+    rq.set_setting(db, "double_entry", True, "Alice")
+    it = _first(db, "amount")
+    rq.decide(db, it["id"], it["rev"], "set", "Alice", "1250")  # hidden for Alice only
+    same()
+    conf = next(p for p in rq.page_problems(db) if p["kind"] == "conflict" and p["a"])
+    rq.resolve_page(db, conf["page_id"], "keep_b", "Alice")
+    same()
+    db.execute("UPDATE fields SET status = 'review' WHERE id = (SELECT MAX(id) FROM fields WHERE status = 'auto')")
+    db.execute("INSERT INTO fields (entry_id, name, type, status, confidence, rev) SELECT entry_id, 'extra', 'text', "
+               "'review', 0.0, 0 FROM fields WHERE id = (SELECT MIN(id) FROM fields)")  # an ingest adds fields
+    same()
+    assert cache.rebuilds >= 3

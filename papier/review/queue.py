@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
@@ -192,6 +194,7 @@ def form_layout(form: str | None, version: int | None, db: sqlite_utils.Database
     return None
 
 
+@lru_cache(maxsize=256)
 def form_title(form: str | None, version: int | None) -> str:
     lay = _builtin_layout(form, int(version)) if form and version is not None else None
     if lay is None:
@@ -282,13 +285,39 @@ def set_setting(db: sqlite_utils.Database, key: str, value: Any, reviewer: str =
 
 # --- queue -----------------------------------------------------------------------------------------------------
 
+# Queue order is computed by SQLite: a per-connection TEMP table maps (form, version, field name) to the queue
+# group (from the form definitions), so sorting 10,000 pending fields is one indexed query, not Python work.
 _QUEUE_SQL = """
-SELECT f.id, f.name, f.type, f.confidence, s.form, s.form_version, s.id, e.row
+SELECT f.id, COALESCE(g.rank, CASE f.type WHEN 'digits' THEN 2 WHEN 'text' THEN 4 ELSE 3 END) AS rk
 FROM fields f
 JOIN entries e ON e.id = f.entry_id
 JOIN sheets s ON s.id = e.sheet_id
+LEFT JOIN temp.review_groups g ON g.form = s.form AND g.version = s.form_version AND g.name = f.name
 WHERE f.status = 'review' AND (s.status IS NULL OR s.status = 'primary')
+ORDER BY rk, COALESCE(g.sub, f.name), COALESCE(f.confidence, 0), s.id, e.row, f.id
 """
+
+
+def _ensure_groups(db: sqlite_utils.Database) -> None:
+    """Fill this connection's TEMP table of queue groups for every form version present in the database."""
+    db.conn.execute("CREATE TEMP TABLE IF NOT EXISTS review_groups (form TEXT, version INTEGER, name TEXT, "
+                    "rank INTEGER, sub TEXT, PRIMARY KEY (form, version, name))")
+    loaded = {(f, int(v)) for f, v in db.conn.execute("SELECT DISTINCT form, version FROM temp.review_groups")}
+    forms = [(f, int(v)) for f, v in db.execute(
+        "SELECT DISTINCT form, form_version FROM sheets WHERE form IS NOT NULL AND form_version IS NOT NULL")]
+    for form, version in forms:
+        if (form, version) in loaded:
+            continue
+        lay = form_layout(form, version, db)
+        rows = []
+        if lay is not None:
+            for e in lay.entries:
+                for f in e.fields:
+                    meta = _meta_from_layout(lay, e.row, f.name, f.type)
+                    g = meta.group
+                    rows.append((form, version, f.name, GROUP_RANK[g], "" if g in ("amount", "famille") else f.name))
+        db.conn.executemany("INSERT OR IGNORE INTO temp.review_groups VALUES (?, ?, ?, ?, ?)", rows)
+        loaded.add((form, version))
 
 
 def _pending_entries(db: sqlite_utils.Database) -> dict[int, dict[str, Any]]:
@@ -310,44 +339,124 @@ def _hidden_for(reviewer: str, entries: dict[str, Any]) -> bool:
     return all(v == mine for who, v in entries.items() if who != reviewer)
 
 
-def queue_order(db: sqlite_utils.Database, reviewer: str = "") -> list[tuple[int, str]]:
+def _ordered_all(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    """(field id, group rank) of every field under review on a kept sheet, in queue order."""
+    _ensure_groups(db)
+    return db.conn.execute(_QUEUE_SQL).fetchall()
+
+
+class QueueCache:
+    """The ordered queue kept between requests (one per server), updated from the audit log.
+
+    Every change that can alter the queue leaves a trace the cache can see cheaply: a decision, an undo, a page
+    resolution or a setting adds a ``reviews`` row; an ingest adds ``fields`` rows. New reviews rows about fields
+    only: those fields are re-checked (a field that left ``review`` is dropped); anything else → full rebuild.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rows: list[tuple[int, int]] = []
+        self.pos: set[int] = set()
+        self.key: tuple[Any, ...] | None = None
+        self.reviews_max = 0
+        self.rebuilds = 0
+        self._counts: Counter[int] | None = None
+
+    def rank_counts(self, rows: list[tuple[int, int]]) -> Counter[int]:
+        with self.lock:
+            if rows is self.rows and self._counts is not None:
+                return self._counts
+            c = Counter(rk for _, rk in rows)
+            if rows is self.rows:
+                self._counts = c
+            return c
+
+    def get(self, db: sqlite_utils.Database) -> list[tuple[int, int]]:
+        fields_max, sheets_n, reviews_max = db.conn.execute(
+            "SELECT (SELECT MAX(id) FROM fields), (SELECT COUNT(*) FROM sheets WHERE status IS NULL OR "
+            "status = 'primary'), (SELECT COALESCE(MAX(id), 0) FROM reviews)").fetchone()
+        key = (fields_max, sheets_n)
+        with self.lock:
+            if self.key == key and reviews_max == self.reviews_max:
+                return self.rows
+            if self.key == key and reviews_max > self.reviews_max:
+                delta = db.conn.execute("SELECT r.field_id, f.status FROM reviews r LEFT JOIN fields f "
+                                        "ON f.id = r.field_id WHERE r.id > ?", (self.reviews_max,)).fetchall()
+                if all(fid is not None for fid, _ in delta):
+                    gone = {fid for fid, st in delta if st != "review"}
+                    back = {fid for fid, st in delta if st == "review" and fid not in self.pos}
+                    if not back:
+                        if gone & self.pos:
+                            self.rows = [r for r in self.rows if r[0] not in gone]
+                            self.pos -= gone
+                            self._counts = None
+                        self.reviews_max = reviews_max
+                        return self.rows
+            self.rows = _ordered_all(db)
+            self.pos = {fid for fid, _ in self.rows}
+            self._counts = None
+            self.key, self.reviews_max = key, reviews_max
+            self.rebuilds += 1
+            return self.rows
+
+
+def queue_order(db: sqlite_utils.Database, reviewer: str = "", cache: QueueCache | None = None
+                ) -> list[tuple[int, str]]:
     """Every field id waiting for this reviewer, in queue order, with its group."""
-    rows = db.execute(_QUEUE_SQL).fetchall()
+    rows = cache.get(db) if cache is not None else _ordered_all(db)
     pending = _pending_entries(db)
-    keyed = []
-    for fid, name, ftype, conf, form, version, sheet_id, row in rows:
-        if fid in pending and _hidden_for(reviewer, pending[fid]):
-            continue
-        meta = field_meta(form, version, row, name, ftype, db)
-        g = meta.group
-        sub = "" if g in ("amount", "famille") else name
-        keyed.append(((GROUP_RANK[g], sub, conf if conf is not None else 0.0, sheet_id or 0, row or 0, fid), fid, g))
-    keyed.sort(key=lambda t: t[0])
-    return [(fid, g) for _, fid, g in keyed]
+    keys = [k for k, _ in GROUPS]
+    if pending:
+        hidden = {fid for fid, ent in pending.items() if _hidden_for(reviewer, ent)}
+        return [(fid, keys[rk]) for fid, rk in rows if fid not in hidden]
+    return [(fid, keys[rk]) for fid, rk in rows]
 
 
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
-    r = db.execute(
-        "SELECT SUM(f.status = 'review'), SUM(f.status = 'verified') FROM fields f "
-        "JOIN entries e ON e.id = f.entry_id JOIN sheets s ON s.id = e.sheet_id "
-        "WHERE s.status IS NULL OR s.status = 'primary'").fetchone()
-    return {"left": int(r[0] or 0), "done": int(r[1] or 0)}
+    """Fields under review and verified, on kept sheets."""
+    left = db.conn.execute("SELECT COUNT(*) FROM fields WHERE status = 'review'").fetchone()[0]
+    done = db.conn.execute("SELECT COUNT(*) FROM fields WHERE status = 'verified'").fetchone()[0]
+    off_sheets = [r[0] for r in db.conn.execute(
+        "SELECT id FROM sheets WHERE status IS NOT NULL AND status != 'primary'")]
+    off_r = off_v = 0
+    for i in range(0, len(off_sheets), 500):
+        chunk = off_sheets[i:i + 500]
+        r, v = db.conn.execute(
+            f"SELECT SUM(f.status = 'review'), SUM(f.status = 'verified') FROM entries e "
+            f"JOIN fields f ON f.entry_id = e.id WHERE e.sheet_id IN ({','.join('?' * len(chunk))})",
+            chunk).fetchone()
+        off_r += r or 0
+        off_v += v or 0
+    return {"left": int(left - off_r), "done": int(done - off_v)}
 
 
 def queue(db: sqlite_utils.Database, reviewer: str = "", limit: int = 30,
-          exclude: Iterable[int] = ()) -> dict[str, Any]:
+          exclude: Iterable[int] = (), cache: QueueCache | None = None) -> dict[str, Any]:
     """The head of the queue for a reviewer: counts per group and the first `limit` items in full."""
-    order = queue_order(db, reviewer)
-    excl = set(int(x) for x in exclude)
-    groups: dict[str, int] = {}
-    for _, g in order:
-        groups[g] = groups.get(g, 0) + 1
-    head = [fid for fid, _ in order if fid not in excl][: max(0, min(int(limit), 200))]
+    rows = cache.get(db) if cache is not None else _ordered_all(db)
+    pending = _pending_entries(db)
+    hidden = {fid for fid, ent in pending.items() if _hidden_for(reviewer, ent)} if pending else set()
+    keys = [k for k, _ in GROUPS]
+    per_rank = cache.rank_counts(rows) if cache is not None else Counter(rk for _, rk in rows)
+    per_rank = Counter(per_rank)
+    if hidden:
+        for fid, rk in rows:
+            if fid in hidden:
+                per_rank[rk] -= 1
+    skip = hidden | {int(x) for x in exclude}
+    n = max(0, min(int(limit), 200))
+    head: list[int] = []
+    if n:
+        for fid, _ in rows:
+            if fid not in skip:
+                head.append(fid)
+                if len(head) >= n:
+                    break
     items = items_by_id(db, head, reviewer)
     c = counts(db)
     return {
-        "left": len(order), "left_all": c["left"], "done": c["done"],
-        "groups": [{"key": k, "label": lab, "count": groups.get(k, 0)} for k, lab in GROUPS],
+        "left": sum(per_rank.values()), "left_all": c["left"], "done": c["done"],
+        "groups": [{"key": k, "label": lab, "count": per_rank.get(i, 0)} for i, (k, lab) in enumerate(GROUPS)],
         "items": [items[i] for i in head if i in items],
         "settings": get_settings(db),
         "page_problems": len(page_problems(db)),
@@ -407,6 +516,9 @@ def items_by_id(db: sqlite_utils.Database, ids: list[int], reviewer: str = "") -
         for s in sib:
             m = field_meta(form, version, row, s["name"], s["type"], db)
             s["label"] = m.label
+            s["meta"] = {"type": m.type, "options": [{"value": v, "label": lab} for v, lab in m.options],
+                         "semantic": m.semantic, "length": m.length, "groups": list(m.groups),
+                         "separator": m.separator}
             labels[s["name"]] = m.label
         double = bool(settings.get("double_entry")) and needs_double(meta, form)
         entries = pending.get(fid, {}) if double else {}

@@ -95,6 +95,7 @@ class ReviewServer(ThreadingHTTPServer):
         with self.pool.conn() as db:  # migrate once, before serving; fail early on a bad file
             self.sources = default_sources(db) if sources is None else list(sources)
         self.images = PageImages(self.db_dir)
+        self.qcache = rq.QueueCache()
         super().__init__(("127.0.0.1", port), Handler)
 
     @property
@@ -116,6 +117,7 @@ class Handler(BaseHTTPRequestHandler):
     server: ReviewServer
     protocol_version = "HTTP/1.1"
     server_version = "papier-review"
+    disable_nagle_algorithm = True  # headers and body leave at once: no 40 ms delayed-ACK stall
     sys_version = ""
 
     # --- plumbing ---------------------------------------------------------------------------------------------
@@ -252,7 +254,8 @@ class Handler(BaseHTTPRequestHandler):
         with srv.pool.conn() as db:
             if seg == ["queue"]:
                 excl = [_int(x) for x in arg("exclude").split(",") if x.strip()][:5000]
-                self._json(rq.queue(db, arg("reviewer"), limit=_int(arg("limit", "30")), exclude=excl))
+                self._json(rq.queue(db, arg("reviewer"), limit=_int(arg("limit", "30")), exclude=excl,
+                                    cache=srv.qcache))
             elif len(seg) == 2 and seg[0] == "item":
                 it = rq.item(db, _int(seg[1]), arg("reviewer"))
                 it["suggest_source"] = has_source(srv.sources, it["context"]["form"], it["name"])

@@ -272,7 +272,7 @@ function renderItem(message) {
   const siblings = sib.length
     ? h("div", { class: "siblings" }, h("span", { class: "lbl", text: "Sur la même ligne : " }),
       sib.map((x) => h("span", { class: "sib " + x.status, title: STATUS_LABEL[x.status] || "" },
-        h("i", { text: x.label + " " }), typeof x.value === "object" ? JSON.stringify(x.value) : String(x.value === true ? "✓" : x.value))))
+        h("i", { text: x.label + " " }), x.meta ? fmtValue(x.meta, x.value) : String(x.value))))
     : null;
 
   const actions = h("div", { class: "actions" },
@@ -595,7 +595,7 @@ function problemCard(p) {
   if (p.kind === "unidentified") {
     return h("div", { class: "card problem" },
       h("div", { class: "thumb" }, h("a", { href: img("original", p.page_id), target: "_blank" },
-        h("img", { src: img("page", p.page_id), alt: "Image non identifiée", loading: "lazy" }))),
+        h("img", { src: img("page", p.page_id), alt: "Image non identifiée" }))),
       h("div", { class: "body" },
         h("h3", { text: "Page non identifiée" }),
         h("p", {}, h("b", { text: p.source }), ` — image ${p.index}`),
@@ -603,7 +603,7 @@ function problemCard(p) {
         h("div", { class: "actions" }, p.actions.map((a) => act(p.page_id, a)))));
   }
   const side = (x, name) => x ? h("div", { class: "side" },
-    h("a", { href: `#/page/${x.page_id}` }, h("img", { src: img("page", x.page_id), alt: `Image ${name}`, loading: "lazy" })),
+    h("a", { href: `#/page/${x.page_id}` }, h("img", { src: img("page", x.page_id), alt: `Image ${name}` })),
     h("p", {}, h("b", { text: name + " : " }), `${x.source} — image ${x.index}`),
     h("p", { class: "small muted", text: `${x.fields_with_ink} valeur(s) écrite(s), ${x.review} à vérifier` }))
     : h("div", { class: "side muted", text: `${name} : image non lue` });
@@ -768,6 +768,12 @@ async function route() {
 document.addEventListener("DOMContentLoaded", () => {
   if (!TOKEN) { document.body.replaceChildren(h("p", { class: "error", text: "Adresse sans jeton : utilisez celle affichée par « papier review »." })); return; }
   setupName();
+  get("/api/queue", { reviewer: state.reviewer, limit: 0 }).then((q) => {
+    state.counts = { left: q.left, done: q.done };
+    state.groups = q.groups;
+    setProblems(q.page_problems);
+    showCounts();
+  }).catch(() => {});
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", route);
   route();
