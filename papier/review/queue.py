@@ -210,6 +210,17 @@ def _meta_cached(form: str, version: int, row: int, name: str, db_type: str) -> 
     return _meta_from_layout(lay, row, name, db_type)
 
 
+def _section_of(lay: Any, name: str) -> str | None:
+    """The section heading a field sits under (a section starts at the field that names it)."""
+    sec = None
+    for f in (lay.entries[0].fields if lay.entries else ()):
+        if f.defn.section:
+            sec = f.defn.section
+        if f.name == name:
+            return sec
+    return None
+
+
 def _meta_from_layout(lay: Any, row: int, name: str, db_type: str) -> FieldMeta:
     geom = field_geom(lay, row, name)
     if geom is None:
@@ -218,7 +229,7 @@ def _meta_from_layout(lay: Any, row: int, name: str, db_type: str) -> FieldMeta:
     return FieldMeta(
         name=d.name, type=d.type, label=d.label, options=tuple((o.value, o.label) for o in d.options),
         length=d.length, groups=tuple(d.groups), separator=d.separator or "", semantic=d.semantic, check=d.check,
-        known=d.known, review_always=bool(d.review_always), section=d.section,
+        known=d.known, review_always=bool(d.review_always), section=_section_of(lay, name),
     )
 
 

@@ -247,11 +247,14 @@ function renderItem(message) {
     line = wrap;
   }
 
+  const verified = it.status === "verified";
   const guess = h("div", { class: "guess" },
-    h("span", { class: "lbl", text: "Lecture machine : " }),
+    h("span", { class: "lbl", text: verified ? "Valeur vérifiée : " : "Lecture machine : " }),
     h("b", { class: "mv", text: it.value === null && it.type === "text" ? "à transcrire" : fmtValue(meta, it.value) }),
     h("span", { class: "conf " + (it.confidence < 0.5 ? "low" : "") }, " confiance ", pct(it.confidence)),
-    it.reason ? h("span", { class: "reason", text: " — " + it.reason }) : null);
+    it.reason && !verified ? h("span", { class: "reason", text: " — " + it.reason }) : null,
+    verified && JSON.stringify(it.machine_value) !== JSON.stringify(it.value)
+      ? h("span", { class: "lbl", text: ` (machine : ${fmtValue(meta, it.machine_value)})` }) : null);
 
   const alts = it.alternatives && it.alternatives.length
     ? h("div", { class: "alts" }, h("span", { class: "lbl", text: "Autres lectures (↑ ↓) : " }),
@@ -287,7 +290,7 @@ function renderItem(message) {
   const card = h("div", { class: "card item", "data-id": it.id, "data-group": it.group },
     h("div", { class: "head" },
       h("span", { class: "group", text: it.group_label }),
-      h("h2", { text: meta.label + (meta.section ? ` (${meta.section})` : "") }),
+      h("h2", { text: (meta.section ? `${meta.section} — ` : "") + meta.label }),
       h("div", { class: "where", text: where })),
     snippet, line, guess, alts, siblings, dbl,
     h("div", { id: "msg", class: "msg" + (message ? " " + message.kind : ""), role: "alert", text: message ? message.text : "" }),
@@ -471,6 +474,9 @@ async function decide(action, value) {
   } catch (e) {
     if (e.status === 409 && e.body && e.body.item) {
       replaceCurrent(e.body.item);
+      get("/api/queue", { reviewer: state.reviewer, limit: 0 }).then((q) => {
+        state.counts = { left: q.left, done: q.done }; state.groups = q.groups; showCounts();
+      }).catch(() => {});
       renderItem({ text: e.body.error + (e.body.item.status === "verified" ? " (déjà vérifié : Tab pour passer)" : ""), kind: "conflict" });
     } else {
       showMsg(e.message, "error");
@@ -654,12 +660,15 @@ async function showPage(id) {
     left.append(h("p", { class: "muted", text: "Pas d'image pour cette page." }));
   }
   const list = h("div", { class: "fieldlist" },
-    p.entries.filter((e) => e.has_ink || e.kind === "page").map((e) => h("div", { class: "entry" },
-      h("h4", { text: (e.kind === "page" ? "Pied de page" : `Ligne ${e.row}`) + Object.values(e.printed || {}).map((x) => ` · n° ${x}`).join("") }),
-      h("ul", {}, e.fields.filter((f) => f.has_ink || f.status !== "auto").map((f) =>
-        h("li", { class: f.status },
-          h("a", { href: `#/item/${f.id}` }, h("i", { text: f.label + " : " }), h("b", { text: fmtValue(f.meta, f.value) })),
-          h("span", { class: "st", text: " " + (STATUS_LABEL[f.status] || f.status) })))))));
+    p.entries.map((e) => [e, e.fields.filter((f) => f.has_ink || f.status !== "auto")])
+      .filter(([e, fs]) => fs.length).map(([e, fs]) => h("div", { class: "entry" },
+        h("h4", { text: (e.kind === "page" ? "Pied de page" : `Ligne ${e.row}`) + Object.values(e.printed || {}).map((x) => ` · n° ${x}`).join("") }),
+        h("ul", {}, fs.map((f) =>
+          h("li", { class: f.status },
+            h("a", { href: `#/item/${f.id}` },
+              h("i", { text: (f.meta.section ? f.meta.section.replace(/ \(.*\)$/, "") + " — " : "") + f.label + " : " }),
+              h("b", { text: fmtValue(f.meta, f.value) })),
+            h("span", { class: "st", text: " " + (STATUS_LABEL[f.status] || f.status) })))))));
   const info = h("div", { class: "pageinfo small muted" },
     `${p.source || ""} — image ${p.index ?? ""}`, p.residual_mm !== null && p.residual_mm !== undefined ? ` · calage ${p.residual_mm} mm` : "",
     p.reason ? h("div", { class: "reason", text: p.reason }) : null);
