@@ -281,3 +281,33 @@ def test_browser_without_token_is_refused(browser: Any, dbp: Path) -> None:
         r = page.goto(srv.base + "/?t=faux")
         assert r.status == 403
         page.context.close()
+
+
+def test_double_entry_two_people_must_agree(browser: Any, dbp: Path) -> None:
+    db = open_db(dbp)
+    rq.set_setting(db, "double_entry", True, "Admin")
+    fid = next(f for f, g in rq.queue_order(db, "Alice") if g == "amount")
+    with Running(dbp) as srv:
+        a = _page(browser, "Alice")
+        a.goto(srv.url)
+        a.locator(f"#item-area .item[data-id='{fid}']").wait_for()
+        assert "Double saisie" in a.locator(".double").inner_text()
+        a.keyboard.press("Control+a")
+        a.keyboard.type("4250")
+        a.keyboard.press("Enter")
+        _wait_next(a, fid)
+        a.locator("#toast", has_text="deuxième personne").wait_for()
+        assert _status(dbp, fid)[1] == "review"
+        b = _page(browser, "Bernard")
+        b.goto(srv.url)
+        b.locator(f"#item-area .item[data-id='{fid}']").wait_for()
+        assert "Alice" not in b.locator("#item-area").inner_text()  # blind second entry
+        b.keyboard.press("Control+a")
+        b.keyboard.type("4250")
+        b.keyboard.press("Enter")
+        _wait_next(b, fid)
+        a.context.close()
+        b.context.close()
+    assert _status(dbp, fid)[:2] == ("4250", "verified")
+    acts = [r[0] for r in db.execute("SELECT action FROM reviews WHERE field_id = ? ORDER BY id", (fid,))]
+    assert acts == ["entry", "entry", "double_ok"]
