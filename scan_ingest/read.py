@@ -129,7 +129,7 @@ def _snippet(aligned: np.ndarray, zone: Rect, ctx: ReadContext, sha: str, row: i
     h, w = aligned.shape
     y0, y1 = max(0, int((zone.y - m) * K)), min(h, int((zone.y + zone.h + m) * K))
     x0, x1 = max(0, int((zone.x - m) * K)), min(w, int((zone.x + zone.w + m) * K))
-    ok, buf = cv2.imencode(".png", aligned[y0:y1, x0:x1], [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    ok, buf = cv2.imencode(".png", aligned[y0:y1, x0:x1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
     rel = f"snippets/{sha[:2]}/{sha}/r{row:02d}_{name}.png"
     write_atomic(Path(ctx.files_dir) / rel, buf.tobytes())
     return f"{ctx.rel_prefix}/{rel}"
