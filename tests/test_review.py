@@ -233,10 +233,10 @@ def test_suggestions_from_roster_by_certain_family(dbp: Path) -> None:
                for v in suggest([src], ctx, typed))
     # the sample roster is offered only when the batch's own family numbers come from it
     db = open_db(dbp)
-    fid = db.execute("SELECT id FROM fields WHERE name = 'famille' LIMIT 1").fetchone()[0]
-    db.execute("UPDATE fields SET value = ?, status = 'verified' WHERE id = ?", (json.dumps(fam["numero_famille"]), fid))
+    db.execute("UPDATE fields SET value = ?, status = 'verified' WHERE name = 'famille'",
+               (json.dumps(fam["numero_famille"]),))
     assert any(isinstance(s, RosterSource) for s in default_sources(db))
-    db.execute("UPDATE fields SET value = '\"00000\"' WHERE id = ?", (fid,))
+    db.execute("UPDATE fields SET value = '\"00000\"' WHERE name = 'famille'")  # another commune's numbers
     assert not any(isinstance(s, RosterSource) for s in default_sources(db))
 
 
