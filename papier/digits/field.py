@@ -33,12 +33,15 @@ class DigitFieldResult:
 
 
 def _beam(probs: list[np.ndarray], k: int, width: int) -> list[tuple[str, float]]:
+    """Best complete readings by product of box probabilities (digits below MIN_DIGIT_P and readings below
+    PRUNE x the best are dropped: their mass is accounted as unexplored)."""
     beam: list[tuple[str, float]] = [("", 1.0)]
     for p in probs:
-        top = np.argsort(p)[::-1][:k]
+        top = [int(d) for d in np.argsort(p)[::-1][:k] if p[d] >= policy.MIN_DIGIT_P]
         nxt = [(s + str(d), sc * float(p[d])) for s, sc in beam for d in top]
         nxt.sort(key=lambda t: -t[1])
-        beam = nxt[:width]
+        floor = nxt[0][1] * policy.PRUNE
+        beam = [t for t in nxt[:width] if t[1] >= floor]
     return beam
 
 
@@ -116,6 +119,16 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
     if valid_rest and valid_rest[0][1] >= policy.RIVAL_FRACTION * total and problem_of[best] is None:
         problems.append(f"deux lectures plausibles : {best} ou {valid_rest[0][0]}")
     alts = [c for c, _ in valid_rest[:3]]
+    if problem_of[best] is not None and not alts:
+        # nothing valid among the explored readings: offer the likeliest valid one-box corrections
+        subs = []
+        for i, p in enumerate(probs):
+            for d in range(10):
+                if str(d) != best[i]:
+                    c = best[:i] + str(d) + best[i + 1:]
+                    if value_problem(c, semantic, check) is None:
+                        subs.append((float(p[d]) / max(float(p[int(best[i])]), 1e-300), c))
+        alts = [c for _, c in sorted(subs, key=lambda t: -t[0])[:3]]
     for c, _ in cands:  # complete the alternatives with the next raw readings
         if len(alts) >= 3:
             break

@@ -23,6 +23,8 @@ INVALID_PRIOR = 0.01          # prior weight of a reading that fails its check /
 RIVAL_FRACTION = 0.05        # a second candidate with this share of the posterior makes two plausible candidates
 TOP_K = 4                    # digits per box considered by the beam search
 BEAM = 256                   # partial candidates kept
+MIN_DIGIT_P = 1e-7           # a box's digit less likely than this is not explored
+PRUNE = 1e-9                 # readings less likely than this times the best are not explored
 
 
 def _load_threshold() -> tuple[float, dict]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from papier.digits.model import MARK, load_model, softmax
 from papier.digits.policy import MARK_UNSURE, MIN_DIGIT_EXTENT_PX
 from papier.digits.preprocess import BLANK_MAX_PX, prepare
+from papier.digits.render import CROP_H, CROP_W
 
 _UNIFORM = np.full(10, 0.1)
 _UNIFORM.flags.writeable = False
@@ -28,7 +30,16 @@ class BoxReading:
 
 def box_logits(crops: Sequence[np.ndarray]) -> tuple[np.ndarray, "object"]:
     """Raw network logits (B, 11) (zeros for blank boxes) and the preprocessing result. For calibration."""
-    arr = np.stack([np.asarray(c, dtype=np.uint8) for c in crops]) if len(crops) else np.zeros((0, 72, 56), np.uint8)
+    arr = np.zeros((len(crops), CROP_H, CROP_W), np.uint8)
+    for i, c in enumerate(crops):
+        c = np.asarray(c)
+        if c.ndim == 3:  # colour crop: keep the luminance
+            c = cv2.cvtColor(c, cv2.COLOR_BGR2GRAY if c.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+        if c.dtype != np.uint8:
+            c = np.clip(c, 0, 255).astype(np.uint8)
+        if c.shape != (CROP_H, CROP_W):  # another box size: the reader works on the 5 x 7 mm frame
+            c = cv2.resize(c, (CROP_W, CROP_H), interpolation=cv2.INTER_AREA)
+        arr[i] = c
     P = prepare(arr)
     logits = np.zeros((len(arr), 11), np.float32)
     inked = np.flatnonzero(P.ink_px > BLANK_MAX_PX)
