@@ -280,7 +280,7 @@ function renderItem(message) {
 
   const actions = h("div", { class: "actions" },
     h("button", { type: "button", class: "primary", id: "btn-ok", onclick: confirmItem }, "Valider ", h("kbd", { text: "Entrée" })),
-    state.focus ? h("button", { type: "button", onclick: () => history.back() }, "Retour ", h("kbd", { text: "Échap" }))
+    state.focus ? h("button", { type: "button", onclick: leaveFocus }, "Retour ", h("kbd", { text: "Échap" }))
       : h("button", { type: "button", id: "btn-skip", onclick: skip }, "Passer ", h("kbd", { text: "Tab" })),
     h("button", { type: "button", id: "btn-illegible", onclick: () => decide("illegible") }, "Illisible ", h("kbd", { text: "Ctrl+I" })),
     h("button", { type: "button", id: "btn-blank", onclick: () => decide("blank") }, "Rien d'écrit ", h("kbd", { text: "Ctrl+Suppr" })),
@@ -499,6 +499,11 @@ function next(doneItem) {
   renderItem();
   if (state.buffer.length < 12) fill().then(() => { if (!$("#item-area .item")) renderItem(); else showCounts(); });
 }
+function leaveFocus() {
+  const back = state.focus ? state.focus.back : "#/file";
+  state.focus = null;
+  location.hash = back;
+}
 function skip() {
   const it = current();
   if (!it || state.focus) return;
@@ -540,7 +545,7 @@ function onKey(e) {
   if (e.key === "Enter") { e.preventDefault(); confirmItem(); return; }
   if (e.key === "Tab" && !e.shiftKey) { e.preventDefault(); skip(); return; }
   if (e.key === "Escape") {
-    if (state.focus) { e.preventDefault(); history.back(); return; }
+    if (state.focus) { e.preventDefault(); leaveFocus(); return; }
     state.pending = null; clearMsg(); return;
   }
   if (e.ctrlKey && (e.key === "i" || e.key === "I")) { e.preventDefault(); decide("illegible"); return; }
