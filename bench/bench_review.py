@@ -156,7 +156,7 @@ def main() -> int:
     ap.add_argument("--pending", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--decisions", type=int, default=300)
-    args = ap.parse_args()
+    args, _ = ap.parse_known_args()  # run_all.py passes its own arguments through
     root = Path(tempfile.mkdtemp(prefix="bench-review-"))
     try:
         t = time.perf_counter()
