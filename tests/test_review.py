@@ -4,10 +4,7 @@ on a real simulated batch ingested for real (see test_review_fixtures)."""
 from __future__ import annotations
 
 import http.client
-import io
 import json
-import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 

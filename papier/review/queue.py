@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -1037,6 +1036,3 @@ def history(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any]]:
              "old_value": jload(r[6]) if r[6] else None, "new_value": jload(r[7]) if r[7] else None,
              "new_status": r[8], "note": r[9], "field": r[10]} for r in rows]
 
-
-def is_sqlite_error(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.Error)
