@@ -28,6 +28,10 @@ from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_pag
 from scan_ingest.thresholds import ALIGN_PX_PER_MM, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM
 
 K = ALIGN_PX_PER_MM
+# Snippets: lossless PNG, "sub" filter and Huffman-only deflate: 1.1 ms instead of 2.8 ms for a 600x100 text
+# zone (adaptive filters + level 1), the same size within 2 % (measured on scanner_200 crops).
+SNIPPET_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB,
+               cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
 
 
 @dataclass
@@ -129,7 +133,7 @@ def _snippet(aligned: np.ndarray, zone: Rect, ctx: ReadContext, sha: str, row: i
     h, w = aligned.shape
     y0, y1 = max(0, int((zone.y - m) * K)), min(h, int((zone.y + zone.h + m) * K))
     x0, x1 = max(0, int((zone.x - m) * K)), min(w, int((zone.x + zone.w + m) * K))
-    ok, buf = cv2.imencode(".png", aligned[y0:y1, x0:x1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    ok, buf = cv2.imencode(".png", aligned[y0:y1, x0:x1], SNIPPET_PNG)
     rel = f"snippets/{sha[:2]}/{sha}/r{row:02d}_{name}.png"
     write_atomic(Path(ctx.files_dir) / rel, buf.tobytes())
     return f"{ctx.rel_prefix}/{rel}"
