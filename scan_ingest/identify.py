@@ -19,7 +19,7 @@ from papier.forms import FormDef, resolve_form
 from papier.identity import PageIdentity, decode_manifest_chunk, decode_payload, is_manifest_payload
 from papier.layout import PageLayout, layout_form
 
-QR_SEARCH_LONG_SIDE = 1200  # px: QR modules (~0.55 mm) stay ≥ 2 px on an A4 page
+QR_SEARCH_LONG_SIDE = 1100  # px: QR modules (~0.55 mm) stay ≥ 2 px on an A4 page
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,16 @@ class Identification:
     manifest_chunks: list[tuple[str, int, int, str]] | None = None
 
 
-def _read_qrs(gray: np.ndarray, scale: float) -> list[FoundQR]:
-    img = gray if scale >= 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+def _shrink(gray: np.ndarray, f: int) -> np.ndarray:
+    """Downscale by an integer factor: OpenCV's INTER_AREA fast path (0.4 ms for a 200 dpi A4 page, against
+    19 ms for a fractional factor)."""
+    h, w = gray.shape
+    return cv2.resize(gray[:h // f * f, :w // f * f], (w // f, h // f), interpolation=cv2.INTER_AREA)
+
+
+def _read_qrs(gray: np.ndarray, factor: int) -> list[FoundQR]:
+    img = gray if factor <= 1 else _shrink(gray, factor)
+    scale = 1.0 / max(1, factor)
     out = []
     for b in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode):
         p = b.position
@@ -53,11 +61,10 @@ def _read_qrs(gray: np.ndarray, scale: float) -> list[FoundQR]:
 
 def find_qrs(gray: np.ndarray) -> list[FoundQR]:
     """Every QR code on the page (downscaled search first, full resolution as fallback)."""
-    long_side = max(gray.shape)
-    scale = min(1.0, QR_SEARCH_LONG_SIDE / long_side)
-    qrs = _read_qrs(gray, scale) if scale < 1.0 else []
+    factor = max(1, max(gray.shape) // QR_SEARCH_LONG_SIDE)  # the long side stays ≥ QR_SEARCH_LONG_SIDE
+    qrs = _read_qrs(gray, factor) if factor > 1 else []
     if sum(1 for q in qrs if not is_manifest_payload(q.text)) < 2:
-        full = _read_qrs(gray, 1.0)
+        full = _read_qrs(gray, 1)
         if len(full) >= len(qrs):
             qrs = full
     return qrs
