@@ -31,7 +31,7 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Afficher le détail technique (traceback) des erreurs.")
 @click.version_option(package_name="papier")
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
@@ -45,13 +45,13 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 @main.group()
 def forms() -> None:
-    """Form definitions (registers): list, show, check."""
+    """Définitions des registres (formulaires) : lister, afficher, vérifier."""
 
 
 @forms.command("list")
 @_handle_errors
 def forms_list() -> None:
-    """List the built-in forms and every version this install can read."""
+    """Lister les formulaires intégrés et toutes les versions lisibles par cette installation."""
     from papier.forms import builtin_form, builtin_versions
 
     for name, versions in builtin_versions().items():
@@ -61,10 +61,10 @@ def forms_list() -> None:
 
 @forms.command("show")
 @click.argument("name")
-@click.option("--version", "version", type=int, default=None, help="Form version (default: latest).")
+@click.option("--version", "version", type=int, default=None, help="Version du formulaire (par défaut : la dernière).")
 @_handle_errors
 def forms_show(name: str, version: int | None) -> None:
-    """Show a form's fields and page geometry summary."""
+    """Afficher les champs d'un formulaire et le résumé de sa mise en page."""
     from papier.forms import builtin_form, load_form_file
     from papier.layout import layout_form
 
@@ -89,7 +89,7 @@ def forms_show(name: str, version: int | None) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @_handle_errors
 def forms_check(file: str) -> None:
-    """Validate a form definition file (TOML) and its page layout."""
+    """Vérifier un fichier de définition de formulaire (TOML) et sa mise en page."""
     from papier.forms import load_form_file
     from papier.layout import layout_form
 
@@ -103,21 +103,21 @@ def forms_check(file: str) -> None:
 
 @main.group()
 def kit() -> None:
-    """The emergency kit to print and keep in the safe."""
+    """Le kit de secours à imprimer et à garder au coffre."""
 
 
 @kit.command("build")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--roster", type=click.Path(dir_okay=False), help="Family roster CSV (default: built-in sample).")
-@click.option("--catalog", type=click.Path(dir_okay=False), help="Library catalogue CSV (default: built-in sample).")
-@click.option("--kit", "recipe", type=click.Path(dir_okay=False), help="Kit recipe TOML (default: commune).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Dossier de sortie (kit.pdf et layout.json).")
+@click.option("--roster", type=click.Path(dir_okay=False), help="Liste des familles en CSV (par défaut : exemple intégré).")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="Catalogue de la médiathèque en CSV (par défaut : exemple intégré).")
+@click.option("--kit", "recipe", type=click.Path(dir_okay=False), help="Recette du kit en TOML (par défaut : print_kits/commune.toml).")
 @click.option("--pages-per-register", type=click.IntRange(1, 500), default=None,
-              help="Pages for every register (overrides the recipe).")
-@click.option("--commune", default=None, help="Commune name printed on the cover.")
+              help="Nombre de pages de chaque registre (remplace la recette).")
+@click.option("--commune", default=None, help="Nom de la commune imprimé sur la couverture.")
 @_handle_errors
 def kit_build(out_dir: str, roster: str | None, catalog: str | None, recipe: str | None,
               pages_per_register: int | None, commune: str | None) -> None:
-    """Build DIR/kit.pdf and DIR/layout.json."""
+    """Fabriquer DIR/kit.pdf et DIR/layout.json."""
     from papier.kit import build_kit
 
     result = build_kit(Path(out_dir), roster=roster, catalog=catalog, recipe=recipe,
@@ -130,18 +130,18 @@ def kit_build(out_dir: str, roster: str | None, catalog: str | None, recipe: str
 
 @main.group()
 def scan() -> None:
-    """Read scanned sheets back."""
+    """Relire les feuilles scannées."""
 
 
 @scan.command("ingest")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
-              help="Database file (its scans and snippets live beside it in FILE.files/).")
-@click.option("--keep-work", type=click.Path(file_okay=False), help="Write each aligned page with detections drawn.")
-@click.option("--workers", type=int, default=None, help="Worker processes (default: number of cores).")
+              help="Fichier de base (les scans et extraits sont gardés à côté, dans FILE.files/).")
+@click.option("--keep-work", type=click.Path(file_okay=False), help="Écrire chaque page redressée avec ce qui a été détecté dessiné dessus.")
+@click.option("--workers", type=int, default=None, help="Processus de lecture (par défaut : nombre de cœurs).")
 @_handle_errors
 def scan_ingest(inputs: tuple[str, ...], db_path: str, keep_work: str | None, workers: int | None) -> None:
-    """Ingest PDF, TIFF, JPEG, PNG files or folders into the database."""
+    """Lire des fichiers PDF, TIFF, JPEG, PNG ou des dossiers dans la base."""
     from scan_ingest.pipeline import ingest
 
     report = ingest(list(inputs), db_path=db_path, keep_work=keep_work, workers=workers, progress=True)
@@ -153,15 +153,15 @@ def scan_ingest(inputs: tuple[str, ...], db_path: str, keep_work: str | None, wo
 
 @main.command("export")
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
-              help="Database file (its scans and snippets live beside it in FILE.files/).")
+              help="Fichier de base (les scans et extraits sont gardés à côté, dans FILE.files/).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), required=True,
-              help="jsonl: one JSON object per line; csv: ';'-separated UTF-8 with BOM for a French spreadsheet.")
-@click.option("--form", "form", default=None, help="Only entries of this form.")
-@click.option("--pages", is_flag=True, help="One line per scanned page image instead of per entry (jsonl).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File (default: stdout).")
+              help="jsonl : un objet JSON par ligne ; csv : séparateur « ; », UTF-8 avec BOM, pour un tableur.")
+@click.option("--form", "form", default=None, help="Seulement les entrées de ce formulaire.")
+@click.option("--pages", is_flag=True, help="Une ligne par image de page scannée au lieu d'une par entrée (jsonl).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Fichier de sortie (par défaut : l'écran).")
 @_handle_errors
 def export_cmd(db_path: str, fmt: str, form: str | None, pages: bool, output: str | None) -> None:
-    """Export entries (or pages) as JSON lines or a CSV for a French spreadsheet."""
+    """Exporter les entrées (ou les pages) en JSON lines ou en CSV pour un tableur."""
     from papier.export import export
 
     export(db_path, fmt=fmt, form=form, pages=pages, output=output)
@@ -172,12 +172,12 @@ def export_cmd(db_path: str, fmt: str, form: str | None, pages: bool, output: st
 
 @main.command("review")
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
-              help="Database file (its scans and snippets live beside it in FILE.files/).")
-@click.option("--port", type=int, default=0, help="Port (default: a free one).")
-@click.option("--no-browser", is_flag=True, help="Do not try to open a browser.")
+              help="Fichier de base (les scans et extraits sont gardés à côté, dans FILE.files/).")
+@click.option("--port", type=int, default=0, help="Port (par défaut : un port libre).")
+@click.option("--no-browser", is_flag=True, help="Ne pas essayer d'ouvrir un navigateur.")
 @_handle_errors
 def review(db_path: str, port: int, no_browser: bool) -> None:
-    """Local web page to check what the machine was unsure of."""
+    """Page web locale pour vérifier ce dont la machine n'était pas sûre."""
     from papier.review.server import serve
 
     serve(db_path, port=port, open_browser=not no_browser)
@@ -188,22 +188,22 @@ def review(db_path: str, port: int, no_browser: bool) -> None:
 
 @main.command("reconcile")
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
-              help="Database file (its scans and snippets live beside it in FILE.files/).")
+              help="Fichier de base (les scans et extraits sont gardés à côté, dans FILE.files/).")
 @click.option("--against", "source", required=True, type=click.Path(),
-              help="Restored data: a SQLite file, a folder of CSV exports with mapping.toml, or 'sample'.")
-@click.option("--mapping", type=click.Path(dir_okay=False), default=None, help="Mapping TOML (which column is what).")
+              help="Données restaurées : une base SQLite, un dossier d'exports CSV avec mapping.toml, ou « sample ».")
+@click.option("--mapping", type=click.Path(dir_okay=False), default=None, help="Fichier de correspondance TOML (quelle colonne est quoi).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for the report, the CSV files to re-enter and the .koc file.")
+              help="Dossier du rapport, des CSV à ressaisir et du fichier .koc.")
 @click.option("--kit-layout", type=click.Path(dir_okay=False), default=None,
-              help="The kit's layout.json: every page issued (default: deduced from the pages scanned).")
+              help="layout.json du kit : toutes les pages émises (par défaut : déduites des pages scannées).")
 @click.option("--date", "today", type=click.DateTime(formats=["%Y-%m-%d", "%d/%m/%Y"]), default=None,
-              help="Reference date for legal deadlines and late items (default: today).")
+              help="Date de référence pour les délais légaux et les retards (par défaut : aujourd'hui).")
 @click.option("--scenario", type=click.Path(dir_okay=False), default=None,
-              help="With --against sample: the simulator's scenario.json, to align the sample backup with it.")
+              help="Avec --against sample : le scenario.json du simulateur, pour y aligner la sauvegarde d'exemple.")
 @_handle_errors
 def reconcile(db_path: str, source: str, mapping: str | None, out_dir: str, kit_layout: str | None,
               today: Any, scenario: str | None) -> None:
-    """Compare the paper with the restored systems (recollement)."""
+    """Comparer le papier avec les systèmes restaurés (recollement)."""
     from papier.reconcile import reconcile as run
 
     result = run(db_path, source, out_dir=out_dir, mapping=mapping, kit_layout=kit_layout,
@@ -216,10 +216,10 @@ def reconcile(db_path: str, source: str, mapping: str | None, out_dir: str, kit_
 
 @main.command("demo")
 @click.option("--out", "out_dir", default="demo-out", show_default=True, type=click.Path(file_okay=False),
-              help="Folder where the demo writes its kit, scans, database and report.")
+              help="Dossier où la démo écrit son kit, ses scans, sa base et son rapport.")
 @_handle_errors
 def demo(out_dir: str) -> None:
-    """The whole story on built-in sample data."""
+    """Toute l'histoire sur des données d'exemple intégrées."""
     from papier.demo import run_demo
 
     run_demo(Path(out_dir))
