@@ -96,12 +96,23 @@ def box_stats(pool: Pool) -> dict:
 # --- fields ------------------------------------------------------------------------------------------------------
 
 FIELD_KINDS = ("famille_luhn5", "montant6", "date_ddmmyy", "heure", "ean13")
+CHECKED_KINDS = ("famille_luhn5", "ean13")
+OUTAGE_START = dt.date(2020, 11, 18)
+OUTAGE_DAYS = 90
+
+
+def outage_window() -> frozenset[str]:
+    """The dates of a 90-day outage as ddmmyy: what a date field of a register filled during it may hold."""
+    return frozenset((OUTAGE_START + dt.timedelta(days=i)).strftime("%d%m%y") for i in range(OUTAGE_DAYS))
+
+
 FIELD_SPECS = {  # kind: (semantic, check)
     "famille_luhn5": (None, "luhn"),
     "montant6": ("amount_cents", None),
     "date_ddmmyy": ("date_ddmmyy", None),
     "heure": ("time_hhmm", None),
     "ean13": (None, "ean13"),
+    "date_fenetre": ("date_ddmmyy", None),
 }
 
 
@@ -128,6 +139,10 @@ def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | Non
         if rng.uniform() < 0.3:
             return s.rjust(6, "0"), s.rjust(6, "0")
         return s, s.rjust(6, " ")
+    if kind == "date_fenetre":  # a date inside the outage window (the pipeline may pass the window as `known`)
+        d = OUTAGE_START + dt.timedelta(days=int(rng.integers(0, OUTAGE_DAYS)))
+        v = d.strftime("%d%m%y")
+        return v, v
     if kind == "date_ddmmyy":
         d = dt.date(2020, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365 * 7)))
         v = d.strftime("%d%m%y")
@@ -153,7 +168,7 @@ class FieldOutcome:
         return self.result.value == self.truth
 
 
-def simulate_fields(pool: Pool, kind: str, n: int, rng: np.random.Generator, threshold: float,
+def simulate_fields(pool: Pool, kind: str, n: int, rng: np.random.Generator, threshold: float | None,
                     known: frozenset[str] | None = None) -> list[FieldOutcome]:
     idx_by = {d: pool.by_label(d) for d in range(10)}
     blanks = pool.by_label(BLANK)

@@ -64,13 +64,15 @@ def _shape_problem(states: list[str], semantic: str | None, check: str | None) -
 def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
                      known: frozenset[str] | None = None, expected_sum: int | None = None) -> DigitFieldResult:
     """Decide a digit field from its box readings (left to right). See the module docstring."""
-    return decide(readings, semantic=semantic, check=check, known=known, expected_sum=expected_sum,
-                  threshold=policy.AUTO_ACCEPT_CONFIDENCE)
+    return decide(readings, semantic=semantic, check=check, known=known, expected_sum=expected_sum)
 
 
 def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
            known: frozenset[str] | None = None, expected_sum: int | None = None,
-           threshold: float) -> DigitFieldResult:
+           threshold: float | None = None) -> DigitFieldResult:
+    """read_digit_field with an explicit threshold (None: the policy's for this kind of field)."""
+    if threshold is None:
+        threshold = policy.auto_accept_threshold(check)
     states = [r.state for r in readings]
     if not readings or all(s == "blank" for s in states):
         return DigitFieldResult(None, "auto", 1.0, [], None, True)

@@ -1,11 +1,12 @@
 """Every decision threshold of the digit reader, in one place.
 
-``AUTO_ACCEPT_CONFIDENCE`` — a digit field is accepted without review only when its confidence (probability that
-the value is right, see papier.digits.field) is at least this. It is chosen by ``papier/digits/calibrate.py`` on
-the calibration digits (never trained on, never the held-out test digits) as the lowest confidence at which the
-accepted calibration fields are wrong less than 1 in 1,000 with 95 % confidence (one-sided Clopper-Pearson
-bound); the measurement that chose it is in ``model.json`` under "threshold" and is reproduced below when the
-model is loaded. It never goes below ``AUTO_ACCEPT_FLOOR``.
+``AUTO_ACCEPT_CONFIDENCE`` (fields with a check digit) and ``AUTO_ACCEPT_CONFIDENCE_UNCHECKED`` (amounts, dates,
+times, plain numbers) — a digit field is accepted without review only when its confidence (probability that the
+value is right, see papier.digits.field) is at least this. Each is chosen by ``papier/digits/calibrate.py`` on the
+calibration digits (never trained on, never the held-out test digits) as the lowest confidence at which the
+accepted calibration fields of its kind are wrong less than 1 in 1,000 with 95 % confidence (one-sided
+Clopper-Pearson bound) and at most 1 in 3,000 measured; the measurement that chose them is in ``model.json`` under
+"threshold" (loaded here as THRESHOLD_MEASUREMENT). They never go below ``AUTO_ACCEPT_FLOOR``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,19 @@ MIN_DIGIT_P = 1e-7           # a box's digit less likely than this is not explor
 PRUNE = 1e-9                 # readings less likely than this times the best are not explored
 
 
-def _load_threshold() -> tuple[float, dict]:
+def _load_thresholds() -> tuple[float, float, dict]:
     try:
         rec = json.loads(RECORD_FILE.read_text())["threshold"]
-        return max(float(rec["value"]), AUTO_ACCEPT_FLOOR), rec
-    except (OSError, KeyError, ValueError):
-        return 0.999, {"value": 0.999, "how": "default before calibration"}
+        return (max(float(rec["checked"]["value"]), AUTO_ACCEPT_FLOOR),
+                max(float(rec["unchecked"]["value"]), AUTO_ACCEPT_FLOOR), rec)
+    except (OSError, KeyError, ValueError, TypeError):
+        return 0.9999, 0.9999, {"how": "default before calibration"}
 
 
-AUTO_ACCEPT_CONFIDENCE, THRESHOLD_MEASUREMENT = _load_threshold()
+# Fields with a check digit (Luhn, EAN-13): a single misread digit is always caught, so the risk at a given
+# confidence is far lower than for amounts, dates and times, which get their own, stricter threshold.
+AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_UNCHECKED, THRESHOLD_MEASUREMENT = _load_thresholds()
+
+
+def auto_accept_threshold(check: str | None) -> float:
+    return AUTO_ACCEPT_CONFIDENCE if check in ("luhn", "ean13") else AUTO_ACCEPT_CONFIDENCE_UNCHECKED

@@ -170,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     tr = D.train_indices()
     record: dict = {}
     if not args.calibrate_only:
-        import torch
+        try:
+            import torch
+        except ImportError:
+            print("PyTorch is needed to train (not to read): .venv/bin/pip install torch==2.13.0", file=sys.stderr)
+            return 2
 
         opt_x, opt_y = D.load_optdigits()
         ext_x, ext_y = D.load_extra_mnist()
