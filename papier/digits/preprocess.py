@@ -98,8 +98,13 @@ def prepare(crops: np.ndarray) -> Prepared:
     np.clip(D, 0.0, 1.0, out=D)
 
     # Robust line profiles: a low quantile along the line (a pen stroke rarely covers most of a line's length).
-    rows = _quantile(D[:, :, _LEFT + 4:_RIGHT - 4], 0.35)                  # (B, H)
-    cols = _quantile(D[:, _TOP + 4:_BOT - 4, :].transpose(0, 2, 1), 0.35)  # (B, W)
+    # (only where lines are searched: the bands around the expected box lines and the margins)
+    rows = np.zeros((B, H), np.float32)
+    cols = np.zeros((B, W), np.float32)
+    for lo, hi_ in ((0, _TOP + _SEARCH + 6), (_BOT - _SEARCH - 6, H)):
+        rows[:, lo:hi_] = _quantile(D[:, lo:hi_, _LEFT + 4:_RIGHT - 4], 0.35)
+    for lo, hi_ in ((0, _LEFT + _SEARCH + 6), (_RIGHT - _SEARCH - 6, W)):
+        cols[:, lo:hi_] = _quantile(D[:, _TOP + 4:_BOT - 4, lo:hi_].transpose(0, 2, 1), 0.35)
     row_band = np.zeros((B, H), bool)
     col_band = np.zeros((B, W), bool)
     found = {}
@@ -184,16 +189,23 @@ def prepare(crops: np.ndarray) -> Prepared:
 
     images = np.zeros((B, 28, 28), np.float32)
     todo = np.flatnonzero(ink_px > BLANK_MAX_PX)
-    for i in todo:
-        patch = Dk[i, y0[i]:y1[i], x0[i]:x1[i]]
-        h, w = patch.shape
-        s = 20.0 / max(h, w)
-        nh, nw = max(1, int(round(h * s))), max(1, int(round(w * s)))
-        small = cv2.resize(patch, (nw, nh), interpolation=cv2.INTER_AREA)
-        tot = float(small.sum())
-        cy = float(small.sum(axis=1) @ np.arange(nh)) / tot
-        cx = float(small.sum(axis=0) @ np.arange(nw)) / tot
-        oy = min(max(int(round(13.5 - cy)), 0), 28 - nh)
-        ox = min(max(int(round(13.5 - cx)), 0), 28 - nw)
-        images[i, oy:oy + nh, ox:ox + nw] = small
+    if len(todo) == 0:
+        return Prepared(images, ink_px, ink_frac.astype(np.float32), extent)
+    # scale and centre of mass for every crop at once; the loop only resizes and pastes
+    hh, ww = (y1 - y0)[todo], (x1 - x0)[todo]
+    sc = 20.0 / np.maximum(hh, ww)
+    nh = np.maximum(1, np.round(hh * sc)).astype(int)
+    nw = np.maximum(1, np.round(ww * sc)).astype(int)
+    Ds = Dk[todo]
+    tot = np.maximum(Ds.sum(axis=(1, 2)), 1e-6)
+    my = Ds.sum(axis=2) @ np.arange(H, dtype=np.float32) / tot          # centre of mass in crop pixels
+    mx = Ds.sum(axis=1) @ np.arange(W, dtype=np.float32) / tot
+    cy = (my - y0[todo] + 0.5) * (nh / hh) - 0.5                         # ... in the resized patch
+    cx = (mx - x0[todo] + 0.5) * (nw / ww) - 0.5
+    oy = np.minimum(np.maximum(np.round(13.5 - cy).astype(int), 0), 28 - nh)
+    ox = np.minimum(np.maximum(np.round(13.5 - cx).astype(int), 0), 28 - nw)
+    resize, area = cv2.resize, cv2.INTER_AREA
+    for k, i in enumerate(todo.tolist()):
+        a, b_, c, d = int(oy[k]), int(nh[k]), int(ox[k]), int(nw[k])
+        images[i, a:a + b_, c:c + d] = resize(Dk[i, y0[i]:y1[i], x0[i]:x1[i]], (d, b_), interpolation=area)
     return Prepared(images, ink_px, ink_frac.astype(np.float32), extent)
