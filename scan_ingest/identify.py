@@ -38,6 +38,7 @@ class Identification:
     payload: str | None = None
     qrs: list[FoundQR] | None = None
     manifest_chunks: list[tuple[str, int, int, str]] | None = None
+    unknown_form: bool = False  # a valid page of a form version not known yet (its kit's manifest may come later)
 
 
 def _shrink(gray: np.ndarray, f: int) -> np.ndarray:
@@ -106,6 +107,6 @@ def identify(gray: np.ndarray, custom_forms: dict[tuple[str, int], FormDef] | No
         form = resolve_form(ident.form, ident.form_version, custom_forms)
     except UnknownForm as exc:
         return Identification(False, f"{exc} — numérisez aussi la page « manifeste » du kit {ident.kit_id}",
-                              qrs=qrs)
+                              ident=ident, payload=pages[0].text, qrs=qrs, unknown_form=True)
     return Identification(True, None, ident=ident, form=form, layout=layout_form(form), payload=pages[0].text,
                           qrs=pages)

@@ -322,12 +322,52 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
         if bar is not None:
             bar[0].stop()
         results.close()
+    _second_pass(db, store, ctx, report, keep_results)
     report.seconds = time.perf_counter() - t0
     report.parent_maxrss_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     db.execute("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
                [now(), "done", jdump({k: v for k, v in report.statuses.items()}), run_id])
     db.conn.close()
     return report
+
+
+def _second_pass(db: Any, store: Store, ctx: ReadContext, report: IngestReport, keep_results: bool) -> None:
+    """Pages of a custom form stored as unidentified because their kit's manifest page had not been scanned yet
+    (later in this batch, or not at all until now) are read again from their kept image once the manifest is
+    complete. Their page row keeps its place in the order seen; one transaction per page, so an interrupted
+    second pass simply resumes on the next run."""
+    rows = db.execute("SELECT id, source, idx, sha256, image_path, payload FROM pages WHERE status = 'unidentified' "
+                      "AND payload IS NOT NULL AND sheet_id IS NULL AND image_path IS NOT NULL ORDER BY seq").fetchall()
+    if not rows:
+        return
+    forms, values = _custom_forms_and_values(db)
+    if not forms:
+        return
+    from dataclasses import replace
+
+    from papier.identity import decode_payload
+    from scan_ingest.read import reread_kept
+
+    ctx2 = replace(ctx, custom_forms=forms, known_values=values, keep_work=None)
+    for page_id, source, idx, sha, image_path, payload in rows:
+        try:
+            pid = decode_payload(payload)
+        except Exception:  # noqa: BLE001 - not a page payload: stays unidentified
+            continue
+        if (pid.form, pid.form_version) not in forms:
+            continue
+        res = reread_kept(source, idx, sha, image_path, ctx2)
+        status, reason = store.reread(res, page_id)
+        if status in ("skip", "unidentified"):
+            continue
+        key = next((p for p in report.problems if p[0] == source and p[1] == idx), None)
+        if key is not None:  # counted as unidentified earlier in this run
+            report.problems.remove(key)
+            report.statuses["unidentified"] -= 1
+            report.pages_seen -= 1
+        _account(report, res, status, reason)
+        if keep_results:
+            report.results.append(res)
 
 
 def _account(report: IngestReport, res: PageResult, status: str, reason: str | None) -> None:

@@ -76,6 +76,28 @@ def read_page(ref: PageRef, ctx: ReadContext, seq: int = 0) -> PageResult:
     return res
 
 
+def reread_kept(source: str, idx: int, sha: str, image_rel: str, ctx: ReadContext) -> PageResult:
+    """Read again a page already stored, from its kept image (the second pass for a custom-form page seen before
+    its kit's manifest). The result keeps the page's identity (sha256, image path); nothing is written but
+    snippets. Never raises."""
+    t0 = time.perf_counter()
+    res = PageResult(source=source, idx=idx, sha256=sha, status="unidentified", image_path=image_rel)
+    try:
+        rel = Path(image_rel)
+        path = Path(ctx.files_dir).parent / rel
+        kind = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
+        page = load_page(PageRef(source, str(path), 1, kind))
+        res.height, res.width = page.gray.shape
+        _read_gray(page.gray, sha, ctx, 0, res)
+    except PageLoadError as exc:
+        res.status, res.reason = "unidentified", f"image conservée illisible ({exc})"
+    except Exception as exc:  # noqa: BLE001
+        res.status, res.reason = "unidentified", f"erreur inattendue en relisant la page ({type(exc).__name__}: {exc})"
+        res.entries = []
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
 def _read(ref: PageRef, ctx: ReadContext, seq: int, res: PageResult) -> None:
     page = load_page(ref)
     res.sha256 = page.sha256
@@ -88,10 +110,15 @@ def _read(ref: PageRef, ctx: ReadContext, seq: int, res: PageResult) -> None:
     img_rel = f"pages/{page.sha256}{page.ext}"
     write_atomic(Path(ctx.files_dir) / img_rel, evidence_bytes(page))
     res.image_path = f"{ctx.rel_prefix}/{img_rel}"
+    _read_gray(gray, page.sha256, ctx, seq, res)
 
+
+def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: PageResult) -> None:
     ident = identify(gray, ctx.custom_forms, ctx.kits)
     if not ident.ok:
         res.reason = ident.reason
+        if ident.unknown_form:
+            res.payload = ident.payload  # kept: a second pass can read it once the kit's manifest is known
         return
     if ident.manifest_chunks is not None:
         res.status = "identified"
@@ -113,7 +140,7 @@ def _read(ref: PageRef, ctx: ReadContext, seq: int, res: PageResult) -> None:
     res.page_key = pid.page_key
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
     aligned = warp(gray, al, ident.layout.size_mm)
-    res.entries = read_fields(aligned, ident.layout, ctx, page.sha256, pid.kit_id, pid.serial, al)
+    res.entries = read_fields(aligned, ident.layout, ctx, sha, pid.kit_id, pid.serial, al)
     res.copy = _copy_number(res.entries)
     if al.residual_mm > RESIDUAL_REVIEW_MM:
         res.reason = f"calage imprécis ({al.residual_mm:.2f} mm) : toutes les valeurs à vérifier"

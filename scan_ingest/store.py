@@ -112,6 +112,33 @@ class Store:
                           [kit, i, n, data, page_id])
             return "identified", res.reason
 
+        page_id = self._page_row(res, scan_id, sha, "identified", res.reason)
+        return self._sheet(res, page_id)
+
+    def reread(self, res: PageResult, page_id: int) -> tuple[str, str | None]:
+        """Second pass: a page stored as unidentified (custom form unknown at the time) read again from its kept
+        image. Its page row is updated in place (same seq: the batch order stays the order seen); one
+        transaction."""
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            row = c.execute("SELECT status, sheet_id FROM pages WHERE id = ?", [page_id]).fetchone()
+            if row is None or row[0] != "unidentified" or row[1] is not None:
+                c.execute("ROLLBACK")
+                return "skip", None
+            if res.status != "identified" or res.manifest_chunks:
+                c.execute("UPDATE pages SET reason = ? WHERE id = ?", [res.reason, page_id])
+                c.execute("COMMIT")
+                return "unidentified", res.reason
+            status, reason = self._sheet(res, page_id)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return status, reason
+
+    def _sheet(self, res: PageResult, page_id: int) -> tuple[str, str | None]:
+        c = self.conn
         # a sheet: primary, or conflict when that page_key + copy is already stored from another image
         if res.copy is None:
             other = c.execute("SELECT p.source, p.idx FROM sheets s JOIN pages p ON p.id = s.page_id "
@@ -126,7 +153,10 @@ class Store:
             what = "copie illisible, " if res.copy is None else ""
             reason = (f"{what}page {res.page_key} copie {res.copy if res.copy is not None else '?'} déjà lue "
                       f"depuis {other[0]} page {other[1]} : autre image, conservée à part (à trancher)")
-        page_id = self._page_row(res, scan_id, sha, status, reason)
+        c.execute("UPDATE pages SET status = ?, reason = ?, page_key = ?, copy = ?, orientation = ?, "
+                  "residual_mm = ?, align_method = ?, payload = ? WHERE id = ?",
+                  [status, reason, res.page_key, res.copy, res.orientation, res.residual_mm, res.align_method,
+                   res.payload, page_id])
         cur = c.execute(
             "INSERT INTO sheets (page_key, copy, kit_id, form, form_version, serial, page_id, status, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
