@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,14 +19,22 @@ from typing import IO, Any
 from papier.db import jload, open_db
 
 STATUS_FR = {"auto": "lu", "review": "à vérifier", "verified": "vérifié"}
+SHEET_FR = {"primary": "", "conflict": "conflit", "superseded": "remplacée"}
 
 
-def _entries(db: Any, form: str | None) -> Iterator[dict[str, Any]]:
-    """Entries with ink, in the order their pages were seen, each with its fields."""
+def _entries(db: Any, form: str | None, all_sheets: bool = True) -> Iterator[dict[str, Any]]:
+    """Entries with ink, in the order their pages were seen, each with its fields.
+
+    ``export`` asks for ``primary`` sheets only (its default): a sheet read a second time from another image (``conflict``, not decided
+    yet) or set aside by a reviewer (``superseded``) is never merged into the data silently. Conflict pages stay
+    visible in ``--pages`` (status ``conflict``, with ``sheet_status``) and are counted on stderr by ``export``;
+    ``all_sheets=True`` (this builder's default, what papier.reconcile reads) gives every sheet, each line saying
+    its ``sheet_status``."""
     sql = (
         "SELECT e.id, e.row, e.kind, e.printed, s.page_key, s.form, s.copy, s.status, p.source, p.idx, s.id "
         "FROM entries e JOIN sheets s ON s.id = e.sheet_id JOIN pages p ON p.id = s.page_id "
-        "WHERE e.has_ink = 1" + (" AND s.form = ?" if form else "") + " ORDER BY p.seq, e.row")
+        "WHERE e.has_ink = 1" + ("" if all_sheets else " AND s.status = 'primary'")
+        + (" AND s.form = ?" if form else "") + " ORDER BY p.seq, e.row")
     rows = db.execute(sql, [form] if form else []).fetchall()
     for eid, row, kind, printed, page_key, fname, copy, sheet_status, source, idx, sheet_id in rows:
         fields: dict[str, dict[str, Any]] = {}
@@ -47,10 +56,20 @@ def _entries(db: Any, form: str | None) -> Iterator[dict[str, Any]]:
 
 
 def _pages(db: Any) -> Iterator[dict[str, Any]]:
-    for source, idx, sha, page_key, status, reason in db.execute(
-            "SELECT source, idx, sha256, page_key, status, reason FROM pages ORDER BY seq"):
+    """One line per page image seen; ``sheet_status`` (primary | conflict | superseded, null for pages without a
+    sheet) says whether its reading is in the entry export (only ``primary`` is, by default)."""
+    for source, idx, sha, page_key, status, reason, sheet_status in db.execute(
+            "SELECT p.source, p.idx, p.sha256, p.page_key, p.status, p.reason, s.status FROM pages p "
+            "LEFT JOIN sheets s ON s.id = p.sheet_id ORDER BY p.seq"):
         yield {"source": source, "index": idx, "sha256": sha, "page_key": page_key, "status": status,
-               "reason": reason}
+               "reason": reason, "sheet_status": sheet_status}
+
+
+def _left_out(db: Any, form: str | None) -> Counter[str]:
+    """Sheets whose entries the default export leaves out, by status."""
+    sql = "SELECT status, count(*) FROM sheets WHERE status != 'primary'" + (" AND form = ?" if form else "") + \
+        " GROUP BY status"
+    return Counter({st: n for st, n in db.execute(sql, [form] if form else [])})
 
 
 @contextmanager
@@ -120,7 +139,7 @@ def _write_csv(entries: list[dict[str, Any]], out: IO[str]) -> None:
         printed = " ".join(f"{v}" for v in e["printed"].values())
         row = [e["form"], e["page_key"], e["copy"] if e["copy"] is not None else "?", e["row"], printed,
                "OUI" if flagged or e["sheet_status"] != "primary" else "", ", ".join(flagged),
-               "conflit" if e["sheet_status"] == "conflict" else "", e["source"], e["index"]]
+               SHEET_FR.get(e["sheet_status"], e["sheet_status"]), e["source"], e["index"]]
         for n in names:
             f = e["fields"].get(n)
             if f is None:
@@ -132,9 +151,23 @@ def _write_csv(entries: list[dict[str, Any]], out: IO[str]) -> None:
 
 
 def export(db_path: str | Path, fmt: str = "jsonl", form: str | None = None, pages: bool = False,
-           output: str | Path | None = None) -> int:
-    """Write the export; returns the number of lines (entries or pages) written."""
+           output: str | Path | None = None, all_sheets: bool = False) -> int:
+    """Write the export; returns the number of lines (entries or pages) written.
+
+    Entries come from ``primary`` sheets only unless ``all_sheets`` (see ``_entries``); the sheets left out are
+    announced on stderr (never left out silently)."""
     db = open_db(db_path, create=False)
+    if not pages and not all_sheets:
+        left = _left_out(db, form)
+        if left:
+            parts = []
+            if left["conflict"]:
+                parts.append(f"{left['conflict']} feuille(s) en conflit (deux images différentes, à trancher dans "
+                             "« papier review »)")
+            if left["superseded"]:
+                parts.append(f"{left['superseded']} feuille(s) remplacée(s) par une autre image")
+            print("Non exportées : " + " ; ".join(parts) + ". Liste : « papier export --format jsonl --pages ».",
+                  file=sys.stderr)
     n = 0
     if pages:
         if fmt != "jsonl":
@@ -148,11 +181,11 @@ def export(db_path: str | Path, fmt: str = "jsonl", form: str | None = None, pag
         return n
     if fmt == "jsonl":
         with _out(output, bom=False) as out:
-            for e in _entries(db, form):
+            for e in _entries(db, form, all_sheets):
                 out.write(json.dumps(e, ensure_ascii=False) + "\n")
                 n += 1
         return n
-    entries = list(_entries(db, form))
+    entries = list(_entries(db, form, all_sheets))
     buf = io.StringIO()
     _write_csv(entries, buf)
     with _out(output, bom=True) as out:

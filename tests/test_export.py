@@ -56,7 +56,9 @@ def test_jsonl_entries(db):
 def test_jsonl_pages(db):
     path, p = db
     lines = [json.loads(x) for x in _run(["export", "--db", str(path), "--format", "jsonl", "--pages"]).splitlines()]
-    assert [set(x) for x in lines] == [{"source", "index", "sha256", "page_key", "status", "reason"}] * 2
+    assert [set(x) for x in lines] == [{"source", "index", "sha256", "page_key", "status", "reason",
+                                        "sheet_status"}] * 2
+    assert [x["sheet_status"] for x in lines] == ["primary", None]
     assert lines[0]["status"] == "identified" and lines[0]["page_key"] == p["page_key"] and lines[0]["index"] == 1
     assert lines[1]["status"] == "unidentified" and lines[1]["page_key"] is None and "vide" in lines[1]["reason"]
 
@@ -75,3 +77,49 @@ def test_csv_for_a_french_spreadsheet(db, tmp_path):
     assert r1["Mode de paiement"] == "cheque" and r1["Mode de paiement (état)"] == "lu"
     assert r1["Nom du payeur (état)"] == "à vérifier" and r1["à vérifier"] == "OUI"
     assert "payeur" in r1["champs à vérifier"]
+
+
+def test_conflict_and_superseded_sheets_are_never_merged_silently(small_kit, tmp_path):
+    """A second, different image of a sheet (conflict) is left out of the entry export until someone decides,
+    and said so on stderr; once the review page keeps the new image, only its reading is exported."""
+    import sqlite3
+
+    from papier.export import export
+
+    p = T.find_page(small_kit.out_dir, "paiement", 1)
+    img = T.render(small_kit.pdf_path, p["pdf_page"], DPI)
+    T.fill_bubble(img, p, 1, "mode", "cheque")
+    T.save_pdf([img], tmp_path / "a.pdf")
+    img2 = T.render(small_kit.pdf_path, p["pdf_page"], DPI)
+    T.fill_bubble(img2, p, 1, "mode", "especes")
+    T.fill_bubble(img2, p, 3, "mode", "especes")
+    T.save_pdf([img2], tmp_path / "b.pdf")
+    db = tmp_path / "p.db"
+    ingest([str(tmp_path / "a.pdf"), str(tmp_path / "b.pdf")], db_path=db, workers=1)
+
+    r = CliRunner().invoke(main, ["export", "--db", str(db), "--format", "jsonl"])
+    assert r.exit_code == 0
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [(e["row"], e["fields"]["mode"]["value"], e["sheet_status"]) for e in lines] == [(1, "cheque", "primary")]
+    assert "1 feuille(s) en conflit" in r.stderr
+    pages = [json.loads(x) for x in _run(["export", "--db", str(db), "--format", "jsonl", "--pages"]).splitlines()]
+    assert [(x["status"], x["sheet_status"]) for x in pages] == [("identified", "primary"), ("conflict", "conflict")]
+
+    out = tmp_path / "all.jsonl"
+    assert export(db, "jsonl", output=out, all_sheets=True) == 3
+    every = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [e["sheet_status"] for e in every] == ["primary", "conflict", "conflict"]
+
+    # the review page keeps the second image: the first sheet becomes superseded, the second primary
+    c = sqlite3.connect(db)
+    c.execute("UPDATE sheets SET status = CASE status WHEN 'primary' THEN 'superseded' ELSE 'primary' END")
+    c.commit()
+    c.close()
+    r = CliRunner().invoke(main, ["export", "--db", str(db), "--format", "jsonl"])
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [(e["row"], e["fields"]["mode"]["value"]) for e in lines] == [(1, "especes"), (3, "especes")]
+    assert "remplacée" in r.stderr
+    csv_out = tmp_path / "e.csv"
+    export(db, "csv", output=csv_out, all_sheets=True)
+    rows = list(csv.reader(io.StringIO(csv_out.read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert sorted(r[rows[0].index("feuille")] for r in rows[1:]) == ["", "", "remplacée"]
