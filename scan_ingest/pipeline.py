@@ -90,7 +90,11 @@ def _die_with_parent() -> None:
 def _one_thread() -> Any:
     """Each reader process computes on one thread (OpenBLAS in the digit reader, OpenCV): the pool already uses
     every core, and nested thread pools on small matrices made a page 3x slower (measured: 20 scanner_200
-    pages, one worker, 15.2 s with OpenBLAS' 2 threads, 5.5 s with 1). Returns a handle to undo it."""
+    pages, one worker, 15.2 s with OpenBLAS' 2 threads, 5.5 s with 1). Returns a handle to undo it.
+
+    Called in the parent *before* forking the workers (they inherit it), never in a forked child: OpenCV's
+    setNumThreads in a child forked from a parent whose OpenCV thread pool had run deadlocks (it destroys the
+    pool's condition variables, whose threads did not survive the fork)."""
     import cv2
 
     prev_cv = cv2.getNumThreads()
@@ -114,10 +118,11 @@ def _undo_one_thread(handle: Any) -> None:
         limiter.restore_original_limits()
 
 
-def _init_worker(ctx: ReadContext) -> None:
+def _init_worker(ctx: ReadContext, fresh_process: bool = False) -> None:
     global _ctx
     _ctx = ctx
-    _one_thread()
+    if fresh_process:  # spawn: a new interpreter, nothing inherited (see _one_thread)
+        _one_thread()
     if sys.platform.startswith("linux"):
         _die_with_parent()
     try:  # leave the parent (the writer) the upper hand when the machine is busy
@@ -218,7 +223,9 @@ def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_init_worker,
-                                   initargs=(ctx,))
+                                   initargs=(ctx, method != "fork"))
+
+    handle = _one_thread()  # before the fork: the workers inherit it (see _one_thread)
 
     window = 4 * workers  # results waiting for the writer stay few: memory stays flat on long batches
     pool = new_pool()
@@ -252,6 +259,7 @@ def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -
             pool = new_pool()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        _undo_one_thread(handle)
 
 
 def _init_worker_inline(ctx: ReadContext) -> None:
