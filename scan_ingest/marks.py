@@ -20,6 +20,8 @@ from scan_ingest.thresholds import (
 )
 
 K = ALIGN_PX_PER_MM
+STREAK_ROW_FRACTION = 0.9   # a row of a checkbox this full of ink is a streak candidate (a pen stroke is slanted)
+UNSURE_FRAC = (MARK_FRAC_EMPTY + MARK_FRAC_MARKED) / 2  # a measurement that classify() always calls "unsure"
 
 
 class Darkness:
@@ -113,8 +115,20 @@ def measure_marks(dark: Darkness, plan: MarkPlan) -> tuple[np.ndarray, np.ndarra
     bm, bf = [], []
     for (y0, y1, x0, x1) in plan.box_slices:
         c = dark.crop(slice(y0, y1), slice(x0, x1))
-        bm.append(float(c.mean()))
-        bf.append(float((c > INK_DARKNESS).mean()))
+        ink = c > INK_DARKNESS
+        m, f = float(c.mean()), float(ink.mean())
+        if ink.size and ink.shape[0] > 4:
+            # A fax or scanner streak: a horizontal line of ink right across the box (it continues outside) and
+            # nothing else. Seen on the fax profile (score 0.08, fraction 0.08: read as a tick, silently). A
+            # person's tick or cross is not a full-width horizontal line: with no other ink the box goes to review.
+            full = ink.mean(axis=1) >= STREAK_ROW_FRACTION
+            if full.any():
+                near = np.convolve(full.astype(np.uint8), np.ones(3, np.uint8), mode="same") > 0
+                rest = float(ink[~near].mean()) if (~near).any() else 0.0
+                if rest <= MARK_FRAC_EMPTY:
+                    m, f = min(m, MARK_FILLED_MIN * 0.99), UNSURE_FRAC
+        bm.append(m)
+        bf.append(f)
     return (np.concatenate([mean, np.array(bm, np.float32)]).astype(np.float32),
             np.concatenate([frac, np.array(bf, np.float32)]).astype(np.float32))
 
