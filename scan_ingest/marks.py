@@ -16,7 +16,7 @@ import numpy as np
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BASELINE_FRACTION, BUBBLE_INNER, CHECKBOX_INNER_MM, INK_DARKNESS, INK_FAINT_FACTOR,
-    INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN, MARK_FRAC_EMPTY, MARK_FRAC_MARKED, SECOND_MARK_RATIO, ZONE_INSET_MM,
+    HALO_INNER, HALO_OUTER, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN, MARK_FRAC_EMPTY, MARK_FRAC_MARKED, SECOND_MARK_RATIO, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -64,6 +64,7 @@ class MarkPlan:
     disk_idx: np.ndarray        # (n_bubbles, k) flat pixel indices of inner disks
     box_slices: tuple[tuple[int, int, int, int], ...]  # checkboxes: y0, y1, x0, x1
     n_bubbles: int
+    halo_idx: np.ndarray        # (n_bubbles, k2) flat pixel indices of each bubble's halo (see thresholds)
 
 
 @lru_cache(maxsize=32)
@@ -99,9 +100,27 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
         cy = np.floor(c[:, 1]).astype(np.int64)[:, None] + dy[None, :]
         cx = np.floor(c[:, 0]).astype(np.int64)[:, None] + dx[None, :]
         disk_idx = cy * W + cx
+        r_bub = r_in / BUBBLE_INNER
+        ro = int(np.ceil(r_bub * HALO_OUTER))
+        yy, xx = np.mgrid[-ro:ro + 1, -ro:ro + 1]
+        d2 = (yy + 0.5) ** 2 + (xx + 0.5) ** 2
+        # the annulus, without the right-hand side where the option's label is printed
+        hsel = (d2 >= (r_bub * HALO_INNER) ** 2) & (d2 <= (r_bub * HALO_OUTER) ** 2) & (xx + 0.5 <= 0.3 * r_bub)
+        hy = np.floor(c[:, 1]).astype(np.int64)[:, None] + yy[hsel][None, :]
+        hx = np.floor(c[:, 0]).astype(np.int64)[:, None] + xx[hsel][None, :]
+        halo_idx = hy * W + hx
     else:
         disk_idx = np.zeros((0, 1), np.int64)
-    return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots))
+        halo_idx = np.zeros((0, 1), np.int64)
+    return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots), halo_idx)
+
+
+def measure_halos(dark: Darkness, plan: MarkPlan) -> np.ndarray:
+    """Per bubble (plan order): the fraction of its halo's pixels that are ink, minus the page's median."""
+    if not plan.n_bubbles:
+        return np.zeros(0, np.float32)
+    frac = (dark.at(plan.halo_idx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
+    return frac - float(np.median(frac))
 
 
 def measure_marks(dark: Darkness, plan: MarkPlan) -> tuple[np.ndarray, np.ndarray]:

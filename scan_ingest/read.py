@@ -25,7 +25,7 @@ from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
 from scan_ingest.model import EntryResult, FieldResult, PageResult
 from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_page, write_atomic
-from scan_ingest.thresholds import ALIGN_PX_PER_MM, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM
+from scan_ingest.thresholds import ALIGN_PX_PER_MM, HALO_INK_MIN, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM
 
 K = ALIGN_PX_PER_MM
 # Snippets: lossless PNG, "sub" filter and Huffman-only deflate: 1.1 ms instead of 2.8 ms for a 600x100 text
@@ -166,8 +166,10 @@ def _snippet(aligned: np.ndarray, zone: Rect, ctx: ReadContext, sha: str, row: i
     return f"{ctx.rel_prefix}/{rel}"
 
 
-def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]]) -> FieldResult:
-    """A choice, multi or checkbox field from its spots' baseline-corrected (darkness, ink fraction)."""
+def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]],
+                halos: list[float] | None = None) -> FieldResult:
+    """A choice, multi or checkbox field from its spots' baseline-corrected (darkness, ink fraction), and for
+    bubbles the page-corrected ink in each bubble's halo (a mark drawn beside its bubble)."""
     verdicts = [(v, s, mk.classify(s, fr)) for v, s, fr in scores]
     bbox = _bbox(f.ink_zone())
     conf_all = min([mk.mark_confidence(s, fr) for _, s, fr in scores] or [0.99])
@@ -180,6 +182,11 @@ def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]]) -> 
     marked = [(v, s) for v, s, c in verdicts if c == "marked"]
     unsure = [(v, s) for v, s, c in verdicts if c == "unsure"]
     has_ink = bool(marked or unsure)
+    if not has_ink and halos and max(halos) >= HALO_INK_MIN:
+        # nothing inside the bubbles, but ink right beside one: a tick drawn next to its bubble -> a person looks
+        near = [v for (v, _, _), h in sorted(zip(verdicts, halos), key=lambda t: -t[1]) if h >= HALO_INK_MIN]
+        return FieldResult(f.name, f.type, [] if f.type == "multi" else None, "review", 0.5, near,
+                           "marque à côté des cases", True, bbox_mm=bbox)
     if f.type == "multi":
         value = [v for v, _ in marked]
         if unsure:
@@ -278,10 +285,14 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
     dark = mk.darkness(aligned)
     plan = mk.mark_plan(layout)
     raw, frac = mk.measure_marks(dark, plan)
+    halo = mk.measure_halos(dark, plan)
     base, base_frac = mk.baseline(raw), mk.baseline(frac)
     spot_scores: dict[tuple[int, int], list[tuple[str | None, float, float]]] = {}
-    for spot, v, fr in zip(plan.spots, raw, frac):
+    spot_halos: dict[tuple[int, int], list[float]] = {}
+    for i, (spot, v, fr) in enumerate(zip(plan.spots, raw, frac)):
         spot_scores.setdefault(spot.field_key, []).append((spot.value, float(v) - base, float(fr) - base_frac))
+        if i < plan.n_bubbles:
+            spot_halos.setdefault(spot.field_key, []).append(float(halo[i]))
     printed = layout.printed_values(kit_id, serial)
 
     # pass 1: marks, ink in writing zones; digit fields with ink are read in one batch afterwards
@@ -291,7 +302,7 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
     for e in layout.entries:
         for fi, f in enumerate(e.fields):
             if f.type in ("choice", "multi", "checkbox"):
-                results[(e.row, fi)] = _read_marks(f, spot_scores[(e.row, fi)])
+                results[(e.row, fi)] = _read_marks(f, spot_scores[(e.row, fi)], spot_halos.get((e.row, fi)))
                 continue
             ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))
             if f.type == "digits":

@@ -50,6 +50,18 @@ BASELINE_FRACTION = 0.5        # the baseline is the median of this fraction of 
 # stroke at 20 % of a filled bubble is a slip; two comparable marks are a real ambiguity → review).
 SECOND_MARK_RATIO = 0.35
 
+# A tick drawn mostly beside its bubble (seen on the fax profile: a large tick whose stroke crosses the ring at
+# its bottom-left) leaves the inner disk almost empty. When a choice field reads as entirely empty, the ink in a
+# halo around each bubble (an annulus from HALO_INNER to HALO_OUTER radii, on the side away from the option's
+# printed label) is compared with the page's median halo: a clear excess sends the field to review.
+# Geometry: the ring (r = 2.1 mm, 0.7 pt) ends before 1.25 r; 1.75 r (3.7 mm) stays clear of the previous
+# option's label (4.5 mm left of the centre) and of the label bands above and below.
+# Measured (fax + scanner_200, 83 pages each): the missed tick covered 9 % of its halo; empty halos after the
+# page-median correction stay ≤ 2 % (fax speckle).
+HALO_INNER = 1.25
+HALO_OUTER = 1.75
+HALO_INK_MIN = 0.04
+
 # --- ink in writing zones ---------------------------------------------------------------------------------------
 # A pixel is ink when darker than this (normalised darkness). Only measured *inside* boxes and bubbles (inset
 # from the printed dropout-grey lines), where the paper is blank. Measured: pencil strokes 0.30–0.50 (a first
