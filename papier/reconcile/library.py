@@ -94,6 +94,16 @@ def _check(e: dict[str, Any], names: tuple[str, ...], reasons: list[str]) -> dic
     return vals
 
 
+
+def _date_and_barcode(vals: dict[str, Any], reasons: list[str]) -> _dt.date | None:
+    """The line's date, after checking it and the EAN-13 barcode (problems appended to `reasons`)."""
+    d = date_of(vals["date"], "date_ddmmyy")
+    if not reasons and d is None:
+        reasons.append(f"date « {vals['date']} » impossible")
+    if not reasons and not ean13_valid(str(vals["code_barres"])):
+        reasons.append(f"code-barres « {vals['code_barres']} » invalide")
+    return d
+
 def analyse_library(entries: list[dict[str, Any]], restored: RestoredData) -> LibraryResult:
     lines: list[LibLine] = []
     events: list[CircEvent] = []
@@ -120,11 +130,7 @@ def analyse_library(entries: list[dict[str, Any]], restored: RestoredData) -> Li
         if form == "retour":
             vals = _check(e, ("date", "code_barres"), ln.reasons)
             ln.values = vals
-            d = date_of(vals["date"], "date_ddmmyy")
-            if not ln.reasons and d is None:
-                ln.reasons.append(f"date « {vals['date']} » impossible")
-            if not ln.reasons and not ean13_valid(str(vals["code_barres"])):
-                ln.reasons.append(f"code-barres « {vals['code_barres']} » invalide")
+            d = _date_and_barcode(vals, ln.reasons)
             if ln.reasons:
                 ln.status = "a_verifier"
                 continue
@@ -133,11 +139,7 @@ def analyse_library(entries: list[dict[str, Any]], restored: RestoredData) -> Li
             continue
         vals = _check(e, ("date", "carte", "code_barres"), ln.reasons)
         ln.values = dict(vals)
-        d = date_of(vals["date"], "date_ddmmyy")
-        if not ln.reasons and d is None:
-            ln.reasons.append(f"date « {vals['date']} » impossible")
-        if not ln.reasons and not ean13_valid(str(vals["code_barres"])):
-            ln.reasons.append(f"code-barres « {vals['code_barres']} » invalide")
+        d = _date_and_barcode(vals, ln.reasons)
         if ln.reasons:
             ln.status = "a_verifier"
             continue
