@@ -28,7 +28,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlite_utils
 
@@ -724,8 +725,7 @@ def decide(db: sqlite_utils.Database, field_id: int, rev: int, action: str, revi
     settings = get_settings(db)
     double = bool(settings.get("double_entry")) and needs_double(meta, form)
     ts = now()
-    _begin(db)
-    try:
+    with _write(db, lambda: _field_conflict(db, int(field_id), reviewer)):
         if double:
             prior = {who: v for who, v in _pending_entries_for(db, int(field_id)).items() if who != reviewer}
             agree = [who for who, v in prior.items() if v == new_raw]
@@ -755,13 +755,6 @@ def decide(db: sqlite_utils.Database, field_id: int, rev: int, action: str, revi
                 raise _StaleRev()
             new_status = "verified"
             _log(db, int(field_id), page_id, reviewer, action, old_raw, new_raw, old_status, new_status, note)
-        db.conn.execute("COMMIT")
-    except _StaleRev:
-        db.conn.execute("ROLLBACK")
-        raise Conflict(_conflict_message(db, int(field_id)), item(db, int(field_id), reviewer)) from None
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
     result: dict[str, Any] = {"ok": True, "status": new_status, "value": new, "rev": _rev(cur_rev) + 1,
                               "double": double}
     if double and new_status != "verified":
@@ -771,6 +764,26 @@ def decide(db: sqlite_utils.Database, field_id: int, rev: int, action: str, revi
 
 class _StaleRev(Exception):
     pass
+
+
+@contextmanager
+def _write(db: sqlite_utils.Database, on_stale: Callable[[], Exception]) -> Iterator[None]:
+    """One write transaction: committed when the block ends, rolled back on any error; a stale read inside the
+    block (``_StaleRev``) becomes the French conflict ``on_stale()`` builds, and nothing is written."""
+    _begin(db)
+    try:
+        yield
+        db.conn.execute("COMMIT")
+    except _StaleRev:
+        db.conn.execute("ROLLBACK")
+        raise on_stale() from None
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+
+
+def _field_conflict(db: sqlite_utils.Database, field_id: int, reviewer: str) -> Conflict:
+    return Conflict(_conflict_message(db, field_id), item(db, field_id, reviewer))
 
 
 def _pending_entries_for(db: sqlite_utils.Database, field_id: int) -> dict[str, str]:
@@ -796,20 +809,12 @@ def undo(db: sqlite_utils.Database, field_id: int, rev: int, reviewer: str) -> d
     row = db.execute("SELECT value, status, rev FROM fields WHERE id = ?", (int(field_id),)).fetchone()
     if row is None:
         raise NotFound("champ introuvable")
-    _begin(db)
-    try:
+    with _write(db, lambda: _field_conflict(db, int(field_id), reviewer)):
         cur = db.conn.execute("UPDATE fields SET status = 'review', rev = COALESCE(rev, 0) + 1, updated_at = ? "
                               "WHERE id = ? AND COALESCE(rev, 0) = ?", (now(), int(field_id), int(rev)))
         if cur.rowcount != 1:
             raise _StaleRev()
         _log(db, int(field_id), None, reviewer, "reopen", row[0], row[0], row[1], "review", "annulation")
-        db.conn.execute("COMMIT")
-    except _StaleRev:
-        db.conn.execute("ROLLBACK")
-        raise Conflict(_conflict_message(db, int(field_id)), item(db, int(field_id), reviewer)) from None
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
     return {"ok": True}
 
 
@@ -902,8 +907,8 @@ def resolve_page(db: sqlite_utils.Database, page_id: int, action: str, reviewer:
     if action in PAGE_ACTIONS["unidentified"]:
         if status != "unidentified":
             raise ReviewError("cette page n'est pas « non identifiée »")
-        _begin(db)
-        try:
+        with _write(db, lambda: Conflict(
+                f"Cette page a déjà été traitée par {done[1]} ({PAGE_ACTION_LABEL[done[0]]}).")):
             done = db.conn.execute(
                 "SELECT action, reviewer FROM reviews WHERE page_id = ? AND field_id IS NULL "
                 "AND action IN ('not_papier', 'rescan') ORDER BY id DESC LIMIT 1", (int(page_id),)).fetchone()
@@ -911,17 +916,10 @@ def resolve_page(db: sqlite_utils.Database, page_id: int, action: str, reviewer:
                 raise _StaleRev()
             _log(db, None, int(page_id), reviewer, action, None, jdump(action), status, status,
                  note or PAGE_ACTION_LABEL[action])
-            db.conn.execute("COMMIT")
-        except _StaleRev:
-            db.conn.execute("ROLLBACK")
-            raise Conflict(f"Cette page a déjà été traitée par {done[1]} ({PAGE_ACTION_LABEL[done[0]]}).") from None
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
         return {"ok": True}
     if action in PAGE_ACTIONS["conflict"]:
-        _begin(db)
-        try:
+        with _write(db, lambda: Conflict(
+                "Ce conflit a déjà été tranché par quelqu'un d'autre : la liste est rechargée.")):
             b = db.conn.execute("SELECT id, status FROM sheets WHERE page_id = ? AND page_key = ? ORDER BY id "
                                 "LIMIT 1", (int(page_id), page_key)).fetchone()
             a = _primary_of(db, page_key, copy, exclude_sheet=b[0] if b is not None else None)
@@ -945,13 +943,6 @@ def resolve_page(db: sqlite_utils.Database, page_id: int, action: str, reviewer:
                                 (reviewer, b[0]))
             _log(db, None, int(page_id), reviewer, action, jdump(a[0] if a else None), jdump(b[0] if b else None),
                  "conflict", "resolved", note or PAGE_ACTION_LABEL[action])
-            db.conn.execute("COMMIT")
-        except _StaleRev:
-            db.conn.execute("ROLLBACK")
-            raise Conflict("Ce conflit a déjà été tranché par quelqu'un d'autre : la liste est rechargée.") from None
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
         return {"ok": True}
     raise ReviewError(f"action inconnue : {action}")
 
