@@ -159,12 +159,16 @@ def scan_ingest(inputs: tuple[str, ...], db_path: str, keep_work: str | None, wo
 @click.option("--form", "form", default=None, help="Seulement les entrées de ce formulaire.")
 @click.option("--pages", is_flag=True, help="Une ligne par image de page scannée au lieu d'une par entrée (jsonl).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Fichier de sortie (par défaut : l'écran).")
+@click.option("--all-sheets", is_flag=True,
+              help="Exporter aussi les feuilles en conflit (deux images différentes, pas encore tranchées) et les "
+                   "feuilles remplacées ; chaque ligne le dit (sheet_status, colonne « feuille »). Par défaut : "
+                   "seulement les feuilles retenues.")
 @_handle_errors
-def export_cmd(db_path: str, fmt: str, form: str | None, pages: bool, output: str | None) -> None:
+def export_cmd(db_path: str, fmt: str, form: str | None, pages: bool, output: str | None, all_sheets: bool) -> None:
     """Exporter les entrées (ou les pages) en JSON lines ou en CSV pour un tableur."""
     from papier.export import export
 
-    export(db_path, fmt=fmt, form=form, pages=pages, output=output)
+    export(db_path, fmt=fmt, form=form, pages=pages, output=output, all_sheets=all_sheets)
 
 
 # --- review -------------------------------------------------------------------------------------------------------

@@ -110,6 +110,16 @@ def test_conflict_and_superseded_sheets_are_never_merged_silently(small_kit, tmp
     every = [json.loads(x) for x in out.read_text().splitlines()]
     assert [e["sheet_status"] for e in every] == ["primary", "conflict", "conflict"]
 
+    # the same from the command line: --all-sheets gives every sheet, each line saying which, nothing on stderr
+    r = CliRunner().invoke(main, ["export", "--db", str(db), "--format", "jsonl", "--all-sheets"])
+    assert r.exit_code == 0, r.output
+    cli_every = [json.loads(x) for x in r.stdout.splitlines()]
+    assert cli_every == every and r.stderr == ""
+    r = CliRunner().invoke(main, ["export", "--db", str(db), "--format", "csv", "--all-sheets"])
+    rows = list(csv.reader(io.StringIO(r.stdout.lstrip("\ufeff")), delimiter=";"))
+    assert [(row[rows[0].index("feuille")], row[rows[0].index("à vérifier")]) for row in rows[1:]] == \
+        [("", ""), ("conflit", "OUI"), ("conflit", "OUI")]
+
     # the review page keeps the second image: the first sheet becomes superseded, the second primary
     c = sqlite3.connect(db)
     c.execute("UPDATE sheets SET status = CASE status WHEN 'primary' THEN 'superseded' ELSE 'primary' END")
