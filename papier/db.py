@@ -15,6 +15,7 @@ Tables (see docs/ARCHITECTURE.md for the full description):
 - fields         one per field of an entry: value (JSON), status auto|review|verified, confidence, alternatives
 - reviews        audit log of every human decision
 - manifests      QR chunks of kit manifests (custom forms, known value sets)
+- (migration 3)  pages.resolution/resolved_by/resolved_at and fields.decision: human decisions on the rows
 """
 
 from __future__ import annotations
@@ -78,8 +79,41 @@ def _m2_review(db: sqlite_utils.Database) -> None:
     db["reviews"].create_index(["page_id"])
 
 
+PAGE_RESOLUTIONS = ("not_papier", "rescan", "keep_a", "keep_b")
+FIELD_DECISIONS = ("accept", "set", "illegible", "blank")
+
+
+def _m3_decisions(db: sqlite_utils.Database) -> None:
+    """Human decisions on the rows themselves, not only in the ``reviews`` log:
+    - ``pages.resolution`` / ``resolved_by`` / ``resolved_at``: the review page's decision on a page problem
+      (``not_papier`` | ``rescan`` for an unidentified page, ``keep_a`` | ``keep_b`` for a conflict, on the page of
+      the second image);
+    - ``fields.decision``: the human action that made the field ``verified`` (``accept`` | ``set`` | ``illegible`` |
+      ``blank``), NULL while the machine's reading stands or after a reopen.
+    Filled from the existing log (latest decision wins)."""
+    c = db.conn
+    c.execute("ALTER TABLE pages ADD COLUMN resolution TEXT")
+    c.execute("ALTER TABLE pages ADD COLUMN resolved_by TEXT")
+    c.execute("ALTER TABLE pages ADD COLUMN resolved_at TEXT")
+    c.execute("ALTER TABLE fields ADD COLUMN decision TEXT")
+    marks = ",".join("?" * len(PAGE_RESOLUTIONS))
+    for pid, action, who, at in c.execute(
+            f"SELECT page_id, action, reviewer, at FROM reviews WHERE field_id IS NULL AND page_id IS NOT NULL "
+            f"AND action IN ({marks}) ORDER BY id", PAGE_RESOLUTIONS).fetchall():
+        c.execute("UPDATE pages SET resolution = ?, resolved_by = ?, resolved_at = ? WHERE id = ?",
+                  (action, who, at, pid))
+    # verified fields: the latest decision (a double-entry "entry" row's note starts with its action)
+    for fid, action, note in c.execute(
+            "SELECT r.field_id, r.action, r.note FROM reviews r JOIN fields f ON f.id = r.field_id "
+            "WHERE f.status = 'verified' AND r.action IN ('accept', 'set', 'illegible', 'blank', 'entry') "
+            "ORDER BY r.id").fetchall():
+        decision = action if action != "entry" else (note or "").split(";")[0].strip()
+        if decision in FIELD_DECISIONS:
+            c.execute("UPDATE fields SET decision = ? WHERE id = ?", (decision, fid))
+
+
 # Append only: a migration, once released, is never edited.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2_review]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2_review, _m3_decisions]
 
 
 def now() -> str:

@@ -40,29 +40,36 @@ def _entries(db: Any, form: str | None, all_sheets: bool = True) -> Iterator[dic
         fields: dict[str, dict[str, Any]] = {}
         snippets: dict[str, str] = {}
         reasons: dict[str, str] = {}
-        for name, value, status, conf, snippet, reason in db.execute(
-                "SELECT name, value, status, confidence, snippet, reason FROM fields WHERE entry_id = ? ORDER BY id",
-                [eid]):
+        illegible: list[str] = []
+        for name, value, status, conf, snippet, reason, decision in db.execute(
+                "SELECT name, value, status, confidence, snippet, reason, decision FROM fields WHERE entry_id = ? "
+                "ORDER BY id", [eid]):
             fields[name] = {"value": jload(value), "status": status, "confidence": conf}
             if snippet:
                 snippets[name] = snippet
             if reason and status != "auto":
                 reasons[name] = reason
+            if status == "verified" and decision == "illegible":
+                illegible.append(name)
         yield {
             "page_key": page_key, "form": fname, "row": row, "fields": fields,
             "copy": copy, "kind": kind, "printed": jload(printed) or {}, "snippet": snippets,
             "sheet_status": sheet_status, "source": source, "index": idx, "reasons": reasons,
+            "illegible": illegible,
         }
 
 
 def _pages(db: Any) -> Iterator[dict[str, Any]]:
     """One line per page image seen; ``sheet_status`` (primary | conflict | superseded, null for pages without a
-    sheet) says whether its reading is in the entry export (only ``primary`` is, by default)."""
-    for source, idx, sha, page_key, status, reason, sheet_status in db.execute(
-            "SELECT p.source, p.idx, p.sha256, p.page_key, p.status, p.reason, s.status FROM pages p "
-            "LEFT JOIN sheets s ON s.id = p.sheet_id ORDER BY p.seq"):
+    sheet) says whether its reading is in the entry export (only ``primary`` is, by default); ``resolution`` is
+    the review page's decision on the page's problem, ``{"action", "by", "at"}`` (action ``not_papier`` |
+    ``rescan`` for an unidentified page, ``keep_a`` | ``keep_b`` for a conflict), or null."""
+    for source, idx, sha, page_key, status, reason, sheet_status, res, res_by, res_at in db.execute(
+            "SELECT p.source, p.idx, p.sha256, p.page_key, p.status, p.reason, s.status, p.resolution, "
+            "p.resolved_by, p.resolved_at FROM pages p LEFT JOIN sheets s ON s.id = p.sheet_id ORDER BY p.seq"):
         yield {"source": source, "index": idx, "sha256": sha, "page_key": page_key, "status": status,
-               "reason": reason, "sheet_status": sheet_status}
+               "reason": reason, "sheet_status": sheet_status,
+               "resolution": {"action": res, "by": res_by, "at": res_at} if res else None}
 
 
 def _left_out(db: Any, form: str | None) -> Counter[str]:

@@ -57,7 +57,8 @@ def test_jsonl_pages(db):
     path, p = db
     lines = [json.loads(x) for x in _run(["export", "--db", str(path), "--format", "jsonl", "--pages"]).splitlines()]
     assert [set(x) for x in lines] == [{"source", "index", "sha256", "page_key", "status", "reason",
-                                        "sheet_status"}] * 2
+                                        "sheet_status", "resolution"}] * 2
+    assert [x["resolution"] for x in lines] == [None, None]
     assert [x["sheet_status"] for x in lines] == ["primary", None]
     assert lines[0]["status"] == "identified" and lines[0]["page_key"] == p["page_key"] and lines[0]["index"] == 1
     assert lines[1]["status"] == "unidentified" and lines[1]["page_key"] is None and "vide" in lines[1]["reason"]

@@ -155,6 +155,30 @@ def test_amount_in_review_verified_by_a_human_becomes_usable():
     assert res.lines[0].status == "a_saisir"
 
 
+def test_fields_marked_illegible_are_said_illegible_not_blank(tmp_path: Path):
+    """« Illisible » in the review page: the field is verified with value null and named in the entry's
+    `illegible` list (export format); the recollement lists the line as « illisible », never « non rempli »."""
+    pay_e = pay(1, 1, F1, 880, "150926", montant=F(None, "verified"))
+    pay_e["illegible"] = ["montant"]
+    blank_e = pay(1, 2, F2, 600, "150926", montant=F("", "verified"))  # really left blank: « non rempli »
+    res = analyse_payments([pay_e, blank_e], restored_base())
+    one, two = res.lines
+    assert one.status == "a_verifier" and "montant illisible (relecture)" in one.reasons
+    assert two.status == "a_verifier" and "montant non rempli" in two.reasons
+    lib_e = loan(1, 1, "150926", F1, ean("978000000001"), code_barres=F(None, "verified"))
+    lib_e["illegible"] = ["code_barres"]
+    lib = analyse_library([lib_e], restored_base())
+    assert any("illisible" in r for r in lib.lines[0].reasons)
+    fi = fiche("naissance", 1, "16092026", "14092026", nom=None, enfant_nom=F(None, "verified"))
+    fi["illegible"] = ["enfant_nom"]
+    civ = analyse_civil([fi], restored_base(), TODAY)
+    assert "nom illisible" in civ.fiches[0].review
+    out = reconcile_data(PaperData([pay_e, blank_e, lib_e, fi], [], []), restored_base(), tmp_path / "out",
+                         today=TODAY)
+    rows = (out.out_dir / "a_verifier.csv").read_text(encoding="utf-8-sig")
+    assert "montant illisible" in rows and "nom illisible" in rows
+
+
 def test_photocopied_sheet_receipts_are_distinct():
     e1 = pay(1, 1, F1, 1250, "150926")
     e2 = pay(1, 1, F2, 600, "150926", copy=2)

@@ -123,10 +123,19 @@ def test_illegible_and_blank_and_undo(dbp: Path) -> None:
     assert jload(v) is None and s == "verified"
     assert db.execute("SELECT action, note FROM reviews WHERE field_id = ?", (t["id"],)).fetchone() == (
         "illegible", "illisible")
+    # kept on the field row, and said in the export (value null, status verified, the entry's `illegible` list)
+    assert db.execute("SELECT decision FROM fields WHERE id = ?", (t["id"],)).fetchone()[0] == "illegible"
+    from papier.export import _entries
+
+    e = next(e for e in _entries(db, None) if e["page_key"] == t["context"]["page_key"]
+             and e["row"] == t["context"]["row"])
+    assert e["illegible"] == [t["name"]] and e["fields"][t["name"]]["value"] is None
+    assert e["fields"][t["name"]]["status"] == "verified"
     d = _first(db, "digits")
     assert rq.decide(db, d["id"], d["rev"], "blank", "Alice")["value"] == ""
+    assert db.execute("SELECT decision FROM fields WHERE id = ?", (d["id"],)).fetchone()[0] == "blank"
     rq.undo(db, d["id"], d["rev"] + 1, "Alice")
-    assert db.execute("SELECT status FROM fields WHERE id = ?", (d["id"],)).fetchone()[0] == "review"
+    assert db.execute("SELECT status, decision FROM fields WHERE id = ?", (d["id"],)).fetchone() == ("review", None)
     with pytest.raises(rq.ReviewError, match="rien à accepter"):
         rq.decide(db, _first(db, "text")["id"], _first(db, "text")["rev"], "accept", "Alice")
 
@@ -185,6 +194,52 @@ def test_page_problems_and_their_actions(dbp: Path) -> None:
         rq.resolve_page(db, conf["page_id"], "keep_a", "Bob")
     assert db.execute("SELECT COUNT(*) FROM reviews WHERE field_id IS NULL AND action IN "
                       "('rescan', 'keep_b')").fetchone()[0] == 2
+    # the decisions are kept on the page rows, and exported with the pages (`resolution`)
+    got = {pid: (res, who) for pid, res, who in db.execute(
+        "SELECT id, resolution, resolved_by FROM pages WHERE resolution IS NOT NULL")}
+    assert got == {un["page_id"]: ("rescan", "Alice"), conf["page_id"]: ("keep_b", "Alice")}
+    from papier.export import _pages
+
+    seq = [r[0] for r in db.execute("SELECT id FROM pages ORDER BY seq")]
+    lines = dict(zip(seq, _pages(db)))
+    assert lines[un["page_id"]]["resolution"]["action"] == "rescan"
+    assert lines[conf["page_id"]]["resolution"]["by"] == "Alice"
+    assert sum(x["resolution"] is not None for x in lines.values()) == 2
+
+
+def test_migration_3_fills_decisions_from_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database made before migration 3 (decisions only in the reviews log) gets them on its rows."""
+    import sqlite3
+
+    import papier.db as pdb
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(pdb, "MIGRATIONS", pdb.MIGRATIONS[:2])
+    old = pdb.open_db(path)
+    old.conn.execute("INSERT INTO pages (id, seq, source, idx, sha256, status) VALUES (1, 1, 'a.pdf', 1, 'x', "
+                     "'unidentified'), (2, 2, 'a.pdf', 2, 'y', 'conflict')")
+    old.conn.execute("INSERT INTO fields (id, entry_id, name, type, value, status, rev) VALUES "
+                     "(1, NULL, 'nom', 'text', 'null', 'verified', 1), (2, NULL, 'montant', 'digits', '\"1250\"', "
+                     "'verified', 2), (3, NULL, 'date', 'digits', '\"\"', 'review', 1)")
+    rows = [(None, 1, "Alice", "2024-10-14T09:00:00+00:00", "not_papier", None),
+            (None, 1, "Bob", "2024-10-14T10:00:00+00:00", "rescan", None),
+            (None, 2, "Alice", "2024-10-14T11:00:00+00:00", "keep_a", None),
+            (1, 5, "Alice", "2024-10-14T09:00:00+00:00", "illegible", "illisible"),
+            (2, 5, "Alice", "2024-10-14T09:00:00+00:00", "entry", "set"),
+            (2, 5, "Bob", "2024-10-14T09:01:00+00:00", "entry", "set; double saisie concordante avec Alice"),
+            (3, 5, "Alice", "2024-10-14T09:00:00+00:00", "blank", "vide")]
+    old.conn.executemany("INSERT INTO reviews (field_id, page_id, reviewer, at, action, note) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", rows)
+    old.conn.close()
+    monkeypatch.undo()
+    db = pdb.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(pdb.MIGRATIONS)
+    assert db.execute("SELECT id, resolution, resolved_by FROM pages ORDER BY id").fetchall() == [
+        (1, "rescan", "Bob"), (2, "keep_a", "Alice")]
+    # a field back in review (reopened) has no decision
+    assert db.execute("SELECT id, decision FROM fields ORDER BY id").fetchall() == [
+        (1, "illegible"), (2, "set"), (3, None)]
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(rows)
 
 
 def test_page_view_has_geometry_for_every_field(dbp: Path) -> None:

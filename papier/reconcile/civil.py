@@ -71,6 +71,9 @@ def _text(e: dict[str, Any], name: str, review: list[str], label: str) -> str | 
     if f.in_review:
         review.append(label)
         return None
+    if f.illegible:
+        review.append(f"{label} illisible")
+        return None
     return f.value if f.usable and f.value else None
 
 
@@ -94,12 +97,16 @@ def _fiche(e: dict[str, Any], restored: RestoredData, today: _dt.date) -> Fiche:
         fi.declared = date_of(d.value, "date_ddmmyyyy")
     elif d.in_review:
         fi.review.append("date de déclaration")
+    if d.illegible:
+        fi.review.append("date de déclaration illisible")
     ev = get(e, date_f)
     fi.event_read = str(ev.value or "")
     if ev.usable:
         fi.event = date_of(ev.value, "date_ddmmyyyy")
     elif ev.in_review:
         fi.review.append("date de naissance" if kind == "naissance" else "date du décès")
+    if ev.illegible:
+        fi.review.append(("date de naissance" if kind == "naissance" else "date du décès") + " illisible")
     fi.nom = _text(e, nom_f, fi.review, "nom")
     fi.prenoms = _text(e, prenoms_f, fi.review, "prénoms")
 
@@ -107,6 +114,8 @@ def _fiche(e: dict[str, Any], restored: RestoredData, today: _dt.date) -> Fiche:
     ad, an = get(e, "acte_date"), get(e, "acte_numero")
     if ad.in_review or an.in_review:
         fi.review.append("suivi « acte dressé »")
+    elif ad.illegible or an.illegible:
+        fi.review.append("suivi « acte dressé » illisible")
     else:
         fi.acte_date = date_of(ad.value, "date_ddmmyyyy") if ad.usable else None
         fi.acte_numero = str(an.value) if an.usable and an.value else None

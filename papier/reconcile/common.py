@@ -8,6 +8,8 @@ An *entry* here is a dict in the CONTRACTS.md jsonl export format::
 
 A field is *usable* when its status is ``auto`` (read and accepted by the machine) or ``verified`` (confirmed by a
 human). A field in ``review`` is never used as if it were known: the line goes to the "à vérifier" lists.
+A field a reviewer marked unreadable is ``verified`` with value null and named in the entry's ``illegible`` list:
+it is said « illisible » (never « non rempli ») wherever it decides something.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Read:
     value: Any
     status: str           # auto | review | verified | absent
     confidence: float | None = None
+    illegible: bool = False  # a reviewer marked it unreadable (verified, value null: the entry's `illegible` list)
 
     @property
     def usable(self) -> bool:
@@ -48,7 +51,9 @@ def field(entry: dict[str, Any], name: str) -> Read:
     f = (entry.get("fields") or {}).get(name)
     if f is None:
         return Read(name, None, "absent")
-    return Read(name, f.get("value"), f.get("status") or "review", f.get("confidence"))
+    status = f.get("status") or "review"
+    return Read(name, f.get("value"), status, f.get("confidence"),
+                status == "verified" and name in (entry.get("illegible") or ()))
 
 
 def fields_in_review(entry: dict[str, Any], names: list[str] | tuple[str, ...] | None = None) -> list[str]:

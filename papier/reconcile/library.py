@@ -89,6 +89,8 @@ def _check(e: dict[str, Any], names: tuple[str, ...], reasons: list[str]) -> dic
         vals[n] = f.value
         if f.in_review:
             reasons.append(f"{LABELS.get(n, n)} à vérifier")
+        elif f.illegible:
+            reasons.append(f"{LABELS.get(n, n)} illisible (relecture)")
         elif f.status == "absent" or f.blank:
             reasons.append(f"{LABELS.get(n, n)} non rempli")
     return vals

@@ -147,6 +147,8 @@ def _read_line(e: dict[str, Any]) -> PaperPayment:
         f = r[n]
         if f.in_review:
             p.reasons.append(f"{FIELD_LABELS[n]} à vérifier")
+        elif f.illegible:
+            p.reasons.append(f"{FIELD_LABELS[n]} illisible (relecture)")
         elif f.status == "absent" or f.blank:
             p.reasons.append(f"{FIELD_LABELS[n]} non rempli")
     if not p.reasons:

@@ -15,8 +15,11 @@ Decisions:
   ``entry`` (the field stays ``review``, ``rev`` still bumps); the field becomes ``verified`` once two different
   reviewers' latest entries agree. A reviewer does not see a field again after their entry unless someone else
   entered a different value (a dispute: then both values are shown).
+- A verified field keeps the action that verified it in ``fields.decision`` (« illisible » is ``illegible``:
+  value null, status verified — the export says so in the entry's ``illegible`` list).
 - Page-level problems (unidentified pages, two different scans of the same sheet) are resolved by actions logged
-  in ``reviews`` with ``field_id`` NULL; a conflict resolution flips ``sheets.status`` (``primary`` /
+  in ``reviews`` with ``field_id`` NULL and kept on the page row (``pages.resolution``, ``resolved_by``,
+  ``resolved_at``); a conflict resolution flips ``sheets.status`` (``primary`` /
   ``superseded``). Only fields of ``primary`` sheets are queued.
 """
 
@@ -731,8 +734,9 @@ def decide(db: sqlite_utils.Database, field_id: int, rev: int, action: str, revi
             agree = [who for who, v in prior.items() if v == new_raw]
             if agree:
                 cur = db.conn.execute(
-                    "UPDATE fields SET value = ?, status = 'verified', rev = COALESCE(rev, 0) + 1, updated_at = ? "
-                    "WHERE id = ? AND COALESCE(rev, 0) = ?", (new_raw, ts, int(field_id), int(rev)))
+                    "UPDATE fields SET value = ?, status = 'verified', decision = ?, rev = COALESCE(rev, 0) + 1, "
+                    "updated_at = ? WHERE id = ? AND COALESCE(rev, 0) = ?",
+                    (new_raw, action, ts, int(field_id), int(rev)))
                 new_status = "verified"
                 note = ((note + "; ") if note else "") + f"double saisie concordante avec {agree[0]}"
             else:
@@ -749,8 +753,8 @@ def decide(db: sqlite_utils.Database, field_id: int, rev: int, action: str, revi
                      note)
         else:
             cur = db.conn.execute(
-                "UPDATE fields SET value = ?, status = 'verified', rev = COALESCE(rev, 0) + 1, updated_at = ? "
-                "WHERE id = ? AND COALESCE(rev, 0) = ?", (new_raw, ts, int(field_id), int(rev)))
+                "UPDATE fields SET value = ?, status = 'verified', decision = ?, rev = COALESCE(rev, 0) + 1, "
+                "updated_at = ? WHERE id = ? AND COALESCE(rev, 0) = ?", (new_raw, action, ts, int(field_id), int(rev)))
             if cur.rowcount != 1:
                 raise _StaleRev()
             new_status = "verified"
@@ -810,8 +814,8 @@ def undo(db: sqlite_utils.Database, field_id: int, rev: int, reviewer: str) -> d
     if row is None:
         raise NotFound("champ introuvable")
     with _write(db, lambda: _field_conflict(db, int(field_id), reviewer)):
-        cur = db.conn.execute("UPDATE fields SET status = 'review', rev = COALESCE(rev, 0) + 1, updated_at = ? "
-                              "WHERE id = ? AND COALESCE(rev, 0) = ?", (now(), int(field_id), int(rev)))
+        cur = db.conn.execute("UPDATE fields SET status = 'review', decision = NULL, rev = COALESCE(rev, 0) + 1, "
+                              "updated_at = ? WHERE id = ? AND COALESCE(rev, 0) = ?", (now(), int(field_id), int(rev)))
         if cur.rowcount != 1:
             raise _StaleRev()
         _log(db, int(field_id), None, reviewer, "reopen", row[0], row[0], row[1], "review", "annulation")
@@ -822,12 +826,14 @@ def undo(db: sqlite_utils.Database, field_id: int, rev: int, reviewer: str) -> d
 
 
 def _page_resolutions(db: sqlite_utils.Database) -> dict[int, tuple[str, str, str]]:
-    out: dict[int, tuple[str, str, str]] = {}
-    for pid, action, who, at in db.execute(
-            "SELECT page_id, action, reviewer, at FROM reviews WHERE field_id IS NULL AND page_id IS NOT NULL "
-            "AND action IN ('not_papier', 'rescan', 'keep_a', 'keep_b') ORDER BY id").fetchall():
-        out[pid] = (action, who, at)
-    return out
+    """page id → (action, by, at) of the page problems already decided (kept on the page row, migration 3)."""
+    return {pid: (action, who, at) for pid, action, who, at in db.execute(
+        "SELECT id, resolution, resolved_by, resolved_at FROM pages WHERE resolution IS NOT NULL").fetchall()}
+
+
+def _set_resolution(db: sqlite_utils.Database, page_id: int, action: str, reviewer: str) -> None:
+    db.conn.execute("UPDATE pages SET resolution = ?, resolved_by = ?, resolved_at = ? WHERE id = ?",
+                    (action, reviewer, now(), int(page_id)))
 
 
 def page_problems(db: sqlite_utils.Database, include_resolved: bool = False) -> list[dict[str, Any]]:
@@ -916,6 +922,7 @@ def resolve_page(db: sqlite_utils.Database, page_id: int, action: str, reviewer:
                 raise _StaleRev()
             _log(db, None, int(page_id), reviewer, action, None, jdump(action), status, status,
                  note or PAGE_ACTION_LABEL[action])
+            _set_resolution(db, int(page_id), action, reviewer)
         return {"ok": True}
     if action in PAGE_ACTIONS["conflict"]:
         with _write(db, lambda: Conflict(
@@ -943,6 +950,7 @@ def resolve_page(db: sqlite_utils.Database, page_id: int, action: str, reviewer:
                                 (reviewer, b[0]))
             _log(db, None, int(page_id), reviewer, action, jdump(a[0] if a else None), jdump(b[0] if b else None),
                  "conflict", "resolved", note or PAGE_ACTION_LABEL[action])
+            _set_resolution(db, int(page_id), action, reviewer)
         return {"ok": True}
     raise ReviewError(f"action inconnue : {action}")
 
