@@ -179,12 +179,16 @@ def export_cmd(db_path: str, fmt: str, form: str | None, pages: bool, output: st
               help="Fichier de base (les scans et extraits sont gardés à côté, dans FILE.files/).")
 @click.option("--port", type=int, default=0, help="Port (par défaut : un port libre).")
 @click.option("--no-browser", is_flag=True, help="Ne pas essayer d'ouvrir un navigateur.")
+@click.option("--roster", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Liste des familles de la commune en CSV (celle du kit) : propose les noms des payeurs.")
+@click.option("--catalog", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Catalogue de la médiathèque en CSV (celui du kit) : propose titres et cotes.")
 @_handle_errors
-def review(db_path: str, port: int, no_browser: bool) -> None:
+def review(db_path: str, port: int, no_browser: bool, roster: str | None, catalog: str | None) -> None:
     """Page web locale pour vérifier ce dont la machine n'était pas sûre."""
     from papier.review.server import serve
 
-    serve(db_path, port=port, open_browser=not no_browser)
+    serve(db_path, port=port, open_browser=not no_browser, roster=roster, catalog=catalog)
 
 
 # --- reconcile ----------------------------------------------------------------------------------------------------

@@ -292,6 +292,36 @@ def test_suggestions_from_roster_by_certain_family(dbp: Path) -> None:
     assert not any(isinstance(s, RosterSource) for s in default_sources(db))
 
 
+def test_review_command_takes_the_communes_csv_files(dbp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+    """`papier review --roster F --catalog F`: suggestions come from the commune's own files (and only them)."""
+    from click.testing import CliRunner
+
+    from papier.cli import main
+    from papier.review import server as srv_mod
+    from papier.review.suggest import CatalogSource, RosterSource, SuggestContext, suggest
+
+    (tmp_path / "familles.csv").write_text("nom;prenom;numero_famille\nZORRO;Diego;10009\n", encoding="utf-8")
+    (tmp_path / "catalogue.csv").write_text("code_barres;cote;titre;support\n9780000000002;R ZOR;Le Renard;livre\n",
+                                            encoding="utf-8")
+    seen: dict[str, Any] = {}
+
+    def stop(self: Any, poll_interval: float = 0.5) -> None:
+        seen["sources"] = self.sources
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(srv_mod.ReviewServer, "serve_forever", stop)
+    r = CliRunner().invoke(main, ["review", "--db", str(dbp), "--no-browser", "--roster",
+                                  str(tmp_path / "familles.csv"), "--catalog", str(tmp_path / "catalogue.csv")])
+    assert r.exit_code == 0, r.output
+    assert [type(s) for s in seen["sources"]] == [RosterSource, CatalogSource]
+    assert "Suggestions pour la saisie : liste des familles, catalogue." in r.output
+    ctx = SuggestContext("paiement", "payeur", {"famille": {"value": "10009", "status": "auto"}})
+    assert suggest(seen["sources"], ctx, "")[0]["value"] == "ZORRO Diego"
+    r = CliRunner().invoke(main, ["review", "--db", str(dbp), "--no-browser", "--roster", str(tmp_path / "nope.csv")])
+    assert r.exit_code == 2 and "nope.csv" in r.output
+
+
 # --- the server: token, CSRF, paths ---------------------------------------------------------------------------------
 
 

@@ -365,13 +365,22 @@ def build_server(db_path: str | Path, port: int = 0, token: str | None = None,
     return srv, srv.url
 
 
-def serve(db_path: str | Path, port: int = 0, open_browser: bool = True) -> None:
-    """Serve the review page until Ctrl+C (what ``papier review`` runs)."""
-    srv, url = build_server(db_path, port=port)
+def serve(db_path: str | Path, port: int = 0, open_browser: bool = True, roster: str | Path | None = None,
+          catalog: str | Path | None = None) -> None:
+    """Serve the review page until Ctrl+C (what ``papier review`` runs). `roster` / `catalog`: the commune's own
+    CSV files (as given to ``papier kit build``) suggest payer names / titles and shelf marks; when either is given,
+    only the given files are used (never the built-in sample data)."""
+    from papier.review.suggest import sources_from_files
+
+    sources = sources_from_files(str(roster) if roster else None, str(catalog) if catalog else None) \
+        if (roster or catalog) else None
+    srv, url = build_server(db_path, port=port, sources=sources)
     with srv.pool.conn() as db:
         c = rq.counts(db)
         n_pb = len(rq.page_problems(db))
     print(f"Relecture de {Path(db_path)} : {c['left']} valeur(s) à vérifier, {n_pb} page(s) à traiter.")
+    if srv.sources:
+        print("Suggestions pour la saisie : " + ", ".join(s.label for s in srv.sources) + ".")
     print(f"Ouvrez cette adresse dans un navigateur de ce poste (elle contient un jeton secret) :\n  {url}")
     print("Ctrl+C pour arrêter.", flush=True)
     if open_browser:
