@@ -231,7 +231,7 @@ def _digits_blank(f: FieldGeom) -> FieldResult:
 
 
 def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any, ctx: ReadContext,
-                   expected_sum: int | None = None) -> FieldResult:
+                   expected_sum: int | None = None, raw: dict[int, Any] | None = None) -> FieldResult:
     """A digit field with ink in it: the reader's decision (or review with the snippet when no reader)."""
     d = f.defn
     bbox = _bbox(f.ink_zone())
@@ -257,7 +257,10 @@ def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any,
     if d.review_always and status == "auto":
         status, reason = "review", "champ à double vérification"
     alts = [a if isinstance(a, (str, int, float)) else list(a) for a in (r.alternatives or [])]
-    return FieldResult(f.name, f.type, value, status, float(r.confidence), alts, reason, has_ink, bbox_mm=bbox)
+    res = FieldResult(f.name, f.type, value, status, float(r.confidence), alts, reason, has_ink, bbox_mm=bbox)
+    if raw is not None and not d.review_always and reason == r.reason:
+        raw[id(res)] = r  # the reader's own verdict, kept for the page-total check (_joint_totals)
+    return res
 
 
 def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> tuple[Any, list[Any] | None]:
@@ -318,6 +321,7 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
                 results[(e.row, fi)] = FieldResult(f.name, f.type, None, "review", 0.0, [], "écriture à transcrire",
                                                    True, bbox_mm=_bbox(f.ink_zone()))
     api, readings = _read_all_digits(digit_todo, aligned)
+    raw_digits: dict[int, Any] = {}
     # pass 2: digit decisions; page totals last, with the sum of the lines when every line is certain
     line_rows = {e.row for e in layout.line_entries}
     order = sorted(range(len(digit_todo)), key=lambda i: digit_keys[i][0] not in line_rows)
@@ -330,7 +334,7 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
                        for e in layout.line_entries]
             expected = _expected_sum(layout, partial, f.defn.sum_of)
         results[digit_keys[i]] = _digits_result(f, ink, readings[i] if readings is not None else None, api, ctx,
-                                                expected)
+                                                expected, raw_digits)
 
     entries: list[EntryResult] = []
     for e in layout.entries:
@@ -339,6 +343,7 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
             if fr.has_ink and f.type in ("text", "digits"):
                 fr.snippet = _snippet(aligned, f.ink_zone(), ctx, sha, e.row, f.name)
         entries.append(EntryResult(e.row, e.kind, printed.get(e.row, {}), any(x.has_ink for x in fields), fields))
+    _joint_totals(layout, entries, api, raw_digits)
     _check_totals(layout, entries)
     if al.residual_mm > RESIDUAL_REVIEW_MM:
         for en in entries:
@@ -364,6 +369,55 @@ def _expected_sum(layout: PageLayout, entries: list[EntryResult], col: str) -> i
         return None
     cancelled = _cancelled_rows(entries)
     return sum(int(fr.value) for en, fr in amounts if en.row not in cancelled)
+
+
+def _joint_totals(layout: PageLayout, entries: list[EntryResult], api: Any, raw: dict[int, Any]) -> None:
+    """The page total as a check over the page's amounts (papier.digits.page_sum): when the reader's best readings
+    of every line amount add up exactly to its best reading of the total, and the probability that all of them
+    are right given that they add up reaches the check-digit threshold, amounts and total that were in review only
+    for a low confidence or a close rival are accepted. Anything else (an unsure box, an uncertain "annulée"
+    tick, a field any other check flagged) leaves the page as it is."""
+    joint = getattr(api, "joint_confidence", None)
+    if joint is None or not entries:
+        return
+    geoms = {f.name: f for f in layout.page_entry.fields} if layout.page_entry is not None else {}
+    for tf in entries[-1].fields:
+        g = geoms.get(tf.name)
+        if g is None or not g.defn.sum_of or not tf.has_ink:
+            continue
+        amounts = _line_amounts(layout, entries, g.defn.sum_of)
+        if not amounts:
+            continue
+        rows_with_amount = {en.row for en, _ in amounts}
+        cancel_marks = [fr for en in entries if en.row in rows_with_amount for fr in en.fields
+                        if fr.type == "checkbox" and fr.name.startswith("annul")]
+        if any(fr.status != "auto" for fr in cancel_marks):
+            continue
+        involved = [fr for _, fr in amounts] + [tf]
+        if any(id(fr) not in raw or not raw[id(fr)].candidates
+               or not (fr.status == "auto" or raw[id(fr)].uncertain_only) for fr in involved):
+            continue
+        if all(fr.status == "auto" for fr in involved):
+            continue  # nothing to decide: _check_totals compares them
+        cancelled = _cancelled_rows(entries)
+        top = {id(fr): int(raw[id(fr)].candidates[0][0]) for fr in involved}
+        kept = [fr for en, fr in amounts if en.row not in cancelled]
+        c_sum = sum(top[id(fr)] for en, fr in amounts if en.row in cancelled)
+        t_top = top[id(tf)]
+        if sum(top[id(fr)] for fr in kept) == t_top:
+            terms_f, alt = kept + [tf], ([-c_sum] if c_sum else [])
+        elif sum(top[id(fr)] for _, fr in amounts) == t_top:
+            terms_f, alt = [fr for _, fr in amounts] + [tf], ([c_sum] if c_sum else [])
+        else:
+            continue  # they don't add up: _check_totals / the fields' own reasons send them to review
+        terms = [api.SumTerm(raw[id(fr)].candidates, -1 if fr is tf else 1) for fr in terms_f]
+        conf = float(joint(terms, alt))
+        if conf < float(api.AUTO_ACCEPT_CONFIDENCE):
+            continue
+        for fr in terms_f:
+            if fr.status == "review":
+                fr.value = raw[id(fr)].candidates[0][0]
+                fr.status, fr.reason, fr.confidence = "auto", None, conf
 
 
 def _check_totals(layout: PageLayout, entries: list[EntryResult]) -> None:

@@ -30,6 +30,12 @@ class DigitFieldResult:
     alternatives: list[str] = field(default_factory=list)  # best other candidate values, for the review page
     reason: str | None = None  # French, short, why review
     blank: bool = False   # True when every box is blank (field not filled)
+    # valid readings with their posterior shares, best first, before any control-total weighting (for
+    # papier.digits.page_sum); empty when a box is unsure
+    candidates: tuple[tuple[str, float], ...] = ()
+    # True when the only reasons for review are a low confidence or a close rival reading (nothing structural:
+    # no unsure box, no invalid value, no shape problem), so a stronger check may still accept it
+    uncertain_only: bool = False
 
 
 def _beam(probs: list[np.ndarray], k: int, width: int) -> list[tuple[str, float]]:
@@ -102,6 +108,10 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
             w *= SUM_MISMATCH_WEIGHT
         return w
 
+    def weight_no_sum(c: str) -> float:
+        w = policy.INVALID_PRIOR if problem_of[c] is not None else 1.0
+        return w * policy.UNKNOWN_PRIOR if known is not None and (problem_of[c] is not None or c not in known) else w
+
     weighted = sorted(((c, s * weight(c)) for c, s in cands), key=lambda t: -t[1])
     mass = sum(m for _, m in weighted)
     # strings the beam did not explore: with a check digit only 1 in 10 passes it
@@ -137,8 +147,16 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         if c != best and c not in alts:
             alts.append(c)
     confidence = float(min(max(confidence, 0.0), 1.0))
+    structural = bool(problems) and not (len(problems) == 1 and problems[0].startswith("deux lectures"))
     if not problems and confidence < threshold:
         problems.append("lecture incertaine")
     value = None if "unsure" in states else best
     status = "auto" if not problems else "review"
-    return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False)
+    candidates: tuple[tuple[str, float], ...] = ()
+    if value is not None:
+        raw = sorted(((c, s * weight_no_sum(c)) for c, s in cands if problem_of[c] is None), key=lambda t: -t[1])
+        raw_total = sum(s * weight_no_sum(c) for c, s in cands) + residual_w
+        if raw and raw_total > 0:
+            candidates = tuple((c, m / raw_total) for c, m in raw[:8])
+    return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False,
+                            candidates, status == "review" and value is not None and not structural)
