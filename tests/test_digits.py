@@ -324,3 +324,27 @@ def test_numpy_cnn_matches_a_direct_convolution():
     h = np.maximum(a.reshape(3, -1) @ p["fc1.weight"].T + p["fc1.bias"], 0)
     ref = h @ p["fc2.weight"].T + p["fc2.bias"]
     assert np.allclose(DigitNet(p).logits(x), ref, atol=1e-4)
+
+
+def test_opencv_fast_path_computes_the_numpy_network():
+    """model.onnx (run by OpenCV's dnn module) is the same network as model.npz: same logits on real crops."""
+    from papier.digits.model import load_model
+    from papier.digits.preprocess import prepare
+
+    net = load_model()
+    assert net.fast is not None, "model.onnx missing or different from model.npz: run train.py --onnx-only"
+    crops = np.stack(_crops("scanner200", 40, 99)[0])
+    x = prepare(crops).images
+    assert np.allclose(net.logits(x), net.logits_numpy(x), atol=1e-3)
+
+
+def test_onnx_that_does_not_match_the_weights_is_refused(tmp_path):
+    from papier.digits.model import ONNX_FILE, DigitNet, MODEL_FILE
+
+    with np.load(MODEL_FILE) as d:
+        params = {k: d[k] for k in d.files}
+    params["fc2.bias"] = params["fc2.bias"] + 1.0  # other weights than the ONNX file's
+    net = DigitNet(params)
+    assert not net.use_onnx(ONNX_FILE)
+    assert net.fast is None
+    assert not DigitNet(params).use_onnx(tmp_path / "absent.onnx")

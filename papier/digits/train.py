@@ -1,8 +1,8 @@
 """Train the handwritten digit reader (``make train``): writes papier/digits/model.npz and model.json.
 
 Training needs PyTorch (CPU), used here only — the reader runs in numpy. Install it in the venv with
-    .venv/bin/pip install torch==2.13.0
-(the CPU wheel; a few minutes of training on 2 cores). scikit-learn (requirements-dev.txt) provides the UCI
+    .venv/bin/pip install torch==2.13.0 onnx
+(the CPU wheel; onnx only to write model.onnx; a few minutes of training on 2 cores). scikit-learn (requirements-dev.txt) provides the UCI
 optdigits set.
 
 What it does, all deterministic from SEED:
@@ -39,18 +39,18 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from papier.digits import data as D  # noqa: E402
-from papier.digits.model import MODEL_FILE, N_CLASSES  # noqa: E402
+from papier.digits.model import MODEL_FILE, N_CLASSES, ONNX_FILE  # noqa: E402
 from papier.digits.preprocess import BLANK_MAX_PX, prepare  # noqa: E402
 from papier.digits.render import BLANK, MARK, PROFILES, labelled_crop  # noqa: E402
 
 SEED = 1234
 RECORD_FILE = MODEL_FILE.with_suffix(".json")
-ARCH = {"conv1": 16, "conv2": 32, "conv3": 64, "fc1": 128}
+ARCH = {"conv1": 32, "conv2": 64, "conv3": 128, "fc1": 256}
 MNIST_COPIES = 12
 OPT_COPIES = 4
 EXTRA_COPIES = 8
 MARK_FRACTION = 0.08
-EPOCHS = 20
+EPOCHS = 30
 BATCH = 128
 # class weights of the profiles in training (photos and faxes are the hard ones)
 TRAIN_PROFILES = PROFILES
@@ -106,19 +106,57 @@ def build_net():
             self.conv1 = nn.Conv2d(1, a["conv1"], 5, stride=2, padding=2)
             self.conv2 = nn.Conv2d(a["conv1"], a["conv2"], 3, stride=2, padding=1)
             self.conv3 = nn.Conv2d(a["conv2"], a["conv3"], 3)
+            # batch norm while training only: folded into the convolutions at export (fold_batchnorm)
+            self.bn1 = nn.BatchNorm2d(a["conv1"])
+            self.bn2 = nn.BatchNorm2d(a["conv2"])
+            self.bn3 = nn.BatchNorm2d(a["conv3"])
             self.fc1 = nn.Linear(a["conv3"] * 25, a["fc1"])
             self.fc2 = nn.Linear(a["fc1"], N_CLASSES)
             self.drop = nn.Dropout(0.25)
 
         def forward(self, x):
             r = nn.functional.relu
-            x = r(self.conv1(x))
-            x = r(self.conv2(x))
-            x = r(self.conv3(x))
+            x = r(self.bn1(self.conv1(x)))
+            x = r(self.bn2(self.conv2(x)))
+            x = r(self.bn3(self.conv3(x)))
             x = self.drop(r(self.fc1(x.flatten(1))))
             return self.fc2(x)
 
     return Net()
+
+
+def export_onnx(params: dict[str, np.ndarray], path: Path) -> None:
+    """Write the network (batch norm already folded) as ONNX for OpenCV's dnn module, the reader's fast path.
+    Shapes come from the weights, so any model.npz can be exported. Needs the `onnx` package (training only)."""
+    import io
+
+    import torch
+    import torch.nn as nn
+
+    w = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in params.items() if k != "temperature"}
+
+    class Plain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c1, c2, c3 = (w[f"conv{i}.weight"].shape[0] for i in (1, 2, 3))
+            self.conv1 = nn.Conv2d(1, c1, 5, stride=2, padding=2)
+            self.conv2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
+            self.conv3 = nn.Conv2d(c2, c3, 3)
+            self.fc1 = nn.Linear(*reversed(w["fc1.weight"].shape))
+            self.fc2 = nn.Linear(*reversed(w["fc2.weight"].shape))
+
+        def forward(self, x):
+            r = nn.functional.relu
+            x = r(self.conv3(r(self.conv2(r(self.conv1(x))))))
+            return self.fc2(r(self.fc1(x.flatten(1))))
+
+    net = Plain()
+    net.load_state_dict(w)
+    net.eval()
+    buf = io.BytesIO()
+    torch.onnx.export(net, torch.zeros(1, 1, 28, 28), buf, input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "batch"}}, dynamo=False, opset_version=13)
+    path.write_bytes(buf.getvalue())
 
 
 def train(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> tuple[dict[str, np.ndarray], list[float]]:
@@ -156,16 +194,38 @@ def train(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> tuple[dict[st
         losses.append(tot / n)
         print(f"  epoch {ep + 1}/{epochs}: loss {tot / n:.4f} ({time.time() - t0:.0f} s)", flush=True)
     net.eval()
-    params = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
-    return params, losses
+    return fold_batchnorm({k: v.detach().numpy() for k, v in net.state_dict().items()}), losses
+
+
+def fold_batchnorm(state: dict[str, np.ndarray], eps: float = 1e-5) -> dict[str, np.ndarray]:
+    """conv -> batchnorm (eval) becomes one conv: the reader's network (papier.digits.model) has no batch norm."""
+    out = {}
+    for k, v in state.items():
+        if k.startswith("bn"):
+            continue
+        out[k] = v.astype(np.float64)
+    for i in (1, 2, 3):
+        bn = f"bn{i}."
+        if bn + "weight" not in state:
+            continue
+        scale = state[bn + "weight"] / np.sqrt(state[bn + "running_var"] + eps)
+        out[f"conv{i}.weight"] = out[f"conv{i}.weight"] * scale[:, None, None, None]
+        out[f"conv{i}.bias"] = (out[f"conv{i}.bias"] - state[bn + "running_mean"]) * scale + state[bn + "bias"]
+    return {k: v.astype(np.float32) for k, v in out.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calibrate-only", action="store_true", help="keep model.npz weights, redo calibration")
     ap.add_argument("--quick", action="store_true", help="small run to test the script (does not save)")
+    ap.add_argument("--onnx-only", action="store_true", help="write model.onnx from model.npz and stop")
     args = ap.parse_args(argv)
     t_start = time.time()
+    if args.onnx_only:
+        with np.load(MODEL_FILE) as d:
+            export_onnx({k: d[k] for k in d.files}, ONNX_FILE)
+        print(f"wrote {ONNX_FILE}")
+        return 0
     images, labels = D.load_handwriting()
     tr = D.train_indices()
     record: dict = {}
@@ -196,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         params["temperature"] = np.array(1.0, np.float32)
         np.savez_compressed(MODEL_FILE, **params)
+        export_onnx(params, ONNX_FILE)
         record.update({
             "data": {
                 "mnist": f"{D.DATA_FILE.name}: training indices only ({len(tr)} digits; split seed {D.SPLIT_SEED}, "
@@ -215,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                             "0.12, stroke thickness -1..+2, ink ballpoint/blue/pencil, neighbours' ink 30 %, "
                             "group gaps 1.0/3.4 mm, French 7 (bar) and 1 (up-stroke) 50 %, struck-out digits, "
                             "stray dashes/ticks/curves/dots, blank boxes with dust; +-1 px jitter in training",
-            "architecture": {"layers": "conv5x5/2-conv3x3/2-conv3x3-fc-fc (relu, dropout 0.25)", **ARCH,
+            "architecture": {"layers": "conv5x5/2-conv3x3/2-conv3x3-fc-fc (relu, dropout 0.25; batch norm in training, folded into the convolutions)", **ARCH,
                              "parameters": int(sum(v.size for v in params.values()))},
             "training": {"seed": SEED, "epochs": EPOCHS, "batch": BATCH, "optimizer": "AdamW 3e-3 one-cycle",
                          "loss_per_epoch": [round(v, 4) for v in losses], "render_seconds": round(t_render),
