@@ -7,7 +7,7 @@ bubble of the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import cv2
@@ -15,8 +15,10 @@ import numpy as np
 
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest.thresholds import (
-    ALIGN_PX_PER_MM, BASELINE_FRACTION, BUBBLE_INNER, CHECKBOX_INNER_MM, INK_DARKNESS, INK_FAINT_FACTOR,
-    HALO_INNER, HALO_OUTER, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN, MARK_FRAC_EMPTY, MARK_FRAC_MARKED, SECOND_MARK_RATIO, ZONE_INSET_MM,
+    ALIGN_PX_PER_MM, BASELINE_FRACTION, BLANK_REF_MAX, BLANK_REF_MIN_BUBBLES, BUBBLE_INNER, CHECKBOX_INNER_MM,
+    HALO_INNER, HALO_OUTER, INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN,
+    MARK_FRAC_EMPTY, MARK_FRAC_MARKED, REG_MAX_SHIFT_PX, REG_MIN_CONTRAST, REG_MIN_BUBBLES, REG_OUTLIER_PX,
+    SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_MAX_ROWS, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -65,6 +67,24 @@ class MarkPlan:
     box_slices: tuple[tuple[int, int, int, int], ...]  # checkboxes: y0, y1, x0, x1
     n_bubbles: int
     halo_idx: np.ndarray        # (n_bubbles, k2) flat pixel indices of each bubble's halo (see thresholds)
+    width: int = 0              # aligned page width (px): a shift (dx, dy) moves flat indices by dy * width + dx
+    spot_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (n_spots, 2) centres (px)
+    disk_r: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) radius (px) of each disk pixel
+    ring_tmpl: np.ndarray = field(default_factory=lambda: np.zeros((1, 1), np.float32))  # printed ring, zero-mean
+    disk_yx: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))  # (k, 2) disk pixels on a grid
+
+
+def _ring_template(r_bub: float) -> np.ndarray:
+    """A blank bubble's printed ring as a matched filter: +1 (normalised) on the ring, -1 on a band either side."""
+    t = int(np.ceil(r_bub + 4.5))
+    yy, xx = np.mgrid[-t:t + 1, -t:t + 1]
+    d = np.hypot(yy, xx)
+    on = np.abs(d - r_bub) <= 1.5
+    off = (np.abs(d - r_bub) >= 2.5) & (np.abs(d - r_bub) <= 4.5)
+    tm = np.zeros(d.shape, np.float32)
+    tm[on] = 1.0 / on.sum()
+    tm[off] = -1.0 / off.sum()
+    return tm
 
 
 @lru_cache(maxsize=32)
@@ -75,6 +95,7 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
     centres: list[tuple[float, float]] = []
     boxes: list[tuple[int, int, int, int]] = []
     box_spots: list[MarkSpot] = []
+    box_centres: list[tuple[float, float]] = []
     r_in = None
     for e in layout.entries:
         for fi, f in enumerate(e.fields):
@@ -90,12 +111,18 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
                 boxes.append((int(round((b.y + m) * K)), int(round((b.y + b.h - m) * K)),
                               int(round((b.x + m) * K)), int(round((b.x + b.w - m) * K))))
                 box_spots.append(MarkSpot((e.row, fi), None))
+                box_centres.append(((b.x + b.w / 2) * K, (b.y + b.h / 2) * K))
+    disk_r = np.zeros(0)
+    disk_yx = np.zeros((0, 2), np.int64)
+    tmpl = np.zeros((1, 1), np.float32)
     if centres:
         assert r_in is not None
         rr = int(np.ceil(r_in))
         yy, xx = np.mgrid[-rr:rr + 1, -rr:rr + 1]
         sel = (yy + 0.5) ** 2 + (xx + 0.5) ** 2 <= r_in ** 2  # pixel centres at +0.5
         dy, dx = yy[sel], xx[sel]
+        disk_r = np.hypot(dy + 0.5, dx + 0.5)
+        disk_yx = np.c_[dy + rr, dx + rr]
         c = np.array(centres)
         cy = np.floor(c[:, 1]).astype(np.int64)[:, None] + dy[None, :]
         cx = np.floor(c[:, 0]).astype(np.int64)[:, None] + dx[None, :]
@@ -109,39 +136,184 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
         hy = np.floor(c[:, 1]).astype(np.int64)[:, None] + yy[hsel][None, :]
         hx = np.floor(c[:, 0]).astype(np.int64)[:, None] + xx[hsel][None, :]
         halo_idx = hy * W + hx
+        tmpl = _ring_template(r_bub)
     else:
         disk_idx = np.zeros((0, 1), np.int64)
         halo_idx = np.zeros((0, 1), np.int64)
-    return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots), halo_idx)
+    xy = np.array(centres + box_centres, np.float64).reshape(-1, 2)
+    return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots), halo_idx, W, xy, disk_r, tmpl,
+                    disk_yx)
 
 
-def measure_halos(dark: Darkness, plan: MarkPlan) -> np.ndarray:
+# --- local registration: where the printed rings really are ------------------------------------------------------
+
+
+def ring_offsets(dark: Darkness, plan: MarkPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Per bubble: where its printed ring is relative to the layout's position ((dx, dy) px, sub-pixel), and the
+    ring's contrast there (matched filter: ring minus its surroundings; ≈ 0 when ink hides the ring)."""
+    n = plan.n_bubbles
+    off = np.zeros((n, 2), np.float64)
+    peak = np.zeros(n, np.float64)
+    if not n:
+        return off, peak
+    S = REG_MAX_SHIFT_PX
+    t = plan.ring_tmpl.shape[0] // 2
+    h, w = dark.aligned.shape
+    for i in range(n):
+        x, y = (int(np.floor(v)) for v in plan.spot_xy[i])
+        y0, y1, x0, x1 = y - t - S, y + t + S + 1, x - t - S, x + t + S + 1
+        if y0 < 0 or x0 < 0 or y1 > h or x1 > w:
+            continue
+        res = cv2.matchTemplate(dark.crop(slice(y0, y1), slice(x0, x1)), plan.ring_tmpl, cv2.TM_CCORR)
+        _, mv, _, (bx, by) = cv2.minMaxLoc(res)
+        sx, sy = float(bx - S), float(by - S)
+        if 0 < bx < res.shape[1] - 1:  # parabola through the peak and its neighbours: sub-pixel
+            a, b, c = res[by, bx - 1], res[by, bx], res[by, bx + 1]
+            den = a - 2 * b + c
+            sx += 0.5 * (a - c) / den if den < 0 else 0.0
+        if 0 < by < res.shape[0] - 1:
+            a, b, c = res[by - 1, bx], res[by, bx], res[by + 1, bx]
+            den = a - 2 * b + c
+            sy += 0.5 * (a - c) / den if den < 0 else 0.0
+        off[i] = (sx, sy)
+        peak[i] = mv
+    return off, peak
+
+
+def registration(dark: Darkness, plan: MarkPlan) -> np.ndarray:
+    """Integer (dx, dy) px for every spot (bubbles then checkboxes): the page's printed rings, found one by one,
+    summarised as a smooth (affine) displacement over the page, so a mark can never pull its own bubble.
+
+    Why: after the page-level alignment, the printed bubbles can still sit a few pixels off the layout (a page
+    aligned on 3 markers + QR corners, or a blank photocopied with its own skew): measured up to 3.4 px (0.4 mm)
+    on the photocopy profile. The inner disk (0.85 r) then takes in the printed ring and an empty bubble looks
+    'barely marked'."""
+    out = np.zeros((len(plan.spots), 2), np.float64)
+    if not plan.n_bubbles:
+        return out.astype(np.int64)
+    off, peak = ring_offsets(dark, plan)
+    xy = plan.spot_xy[:plan.n_bubbles]
+    off = off - (xy - np.floor(xy))  # ring offsets are found relative to the pixel floor(centre): displacement
+    ok = peak >= REG_MIN_CONTRAST
+    if ok.sum() >= 3:
+        sel = ok.copy()
+        spread = np.ptp(xy[sel], axis=0) if sel.any() else np.zeros(2)
+        affine = sel.sum() >= REG_MIN_BUBBLES and spread.min() >= 40 * K
+        for _ in range(3):
+            if affine:
+                A = np.c_[np.ones(sel.sum()), xy[sel]]
+                coef, *_ = np.linalg.lstsq(A, off[sel], rcond=None)
+                pred = np.c_[np.ones(len(xy)), xy] @ coef
+            else:
+                pred = np.repeat(np.median(off[sel], axis=0)[None, :], len(xy), axis=0)
+            bad = np.hypot(*(off - pred).T) > REG_OUTLIER_PX
+            new = ok & ~bad
+            if new.sum() < 3 or (new == sel).all():
+                break
+            sel = new
+            affine = affine and sel.sum() >= REG_MIN_BUBBLES
+        if affine:
+            out = np.c_[np.ones(len(plan.spot_xy)), plan.spot_xy] @ coef
+        else:
+            out[:] = np.median(off[sel], axis=0)
+    out = np.clip(out, -REG_MAX_SHIFT_PX, REG_MAX_SHIFT_PX)
+    # a bubble's disk pixels (mark_plan) are centred on the pixel corner floor(c) - 0.5 in sampling coordinates
+    # (pixel u of the aligned page samples the point u / K mm): move it onto the ring's true centre
+    nb = plan.n_bubbles
+    out[:nb] += plan.spot_xy[:nb] - np.floor(plan.spot_xy[:nb]) + 0.5
+    return np.rint(out).astype(np.int64)
+
+
+def blank_reference(d: np.ndarray, plan: MarkPlan) -> np.ndarray:
+    """The page's own blank bubble, per disk pixel: the median over the page's bubbles (most are empty) of each
+    pixel's darkness, averaged by radius, kept only in the outer band where the printed ring can bleed in (blur,
+    a dark photocopy, JPEG ringing), capped. Subtracted from every bubble before its ink is measured."""
+    if len(d) < BLANK_REF_MIN_BUBBLES:
+        return np.zeros(d.shape[1], np.float32)
+    med = np.median(d, axis=0)
+    rb = np.rint(plan.disk_r).astype(np.int64)
+    ref = np.zeros_like(med)
+    for r in np.unique(rb):
+        m = rb == r
+        ref[m] = med[m].mean()
+    outer = plan.disk_r >= plan.disk_r.max() - 3.0  # the 3 px next to the ring
+    return np.where(outer, np.minimum(ref, BLANK_REF_MAX), 0.0).astype(np.float32)
+
+
+def drop_specks(d: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Darkness of a bubble or box (2-D) with toner specks removed: when every ink blob is a speck — small
+    (SPECK_MAX_PX, SPECK_MAX_SIDE), not touching the measured area's edge (a stroke coming from outside is never a
+    speck) — and there are at most SPECK_MAX_COUNT of them, they (and their blurred rim) count as paper. Anything
+    else is returned unchanged. `inside`: the measured pixels (the disk, or the whole box)."""
+    ink = ((d > INK_DARKNESS) & inside).astype(np.uint8)
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n <= 1 or n - 1 > SPECK_MAX_COUNT:
+        return d
+    edge = inside & ~cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                               borderValue=0).astype(bool)
+    for j in range(1, n):
+        if (st[j, cv2.CC_STAT_AREA] > SPECK_MAX_PX or max(st[j, cv2.CC_STAT_WIDTH], st[j, cv2.CC_STAT_HEIGHT])
+                > SPECK_MAX_SIDE or (edge & (lab == j)).any()):
+            return d
+    rim = cv2.dilate((lab > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    out = d.copy()
+    out[rim] = 0.0
+    return out
+
+
+def _shifted(idx: np.ndarray, shifts: np.ndarray, width: int) -> np.ndarray:
+    return idx + (shifts[:, 1] * width + shifts[:, 0])[:, None]
+
+
+def measure_halos(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = None) -> np.ndarray:
     """Per bubble (plan order): the fraction of its halo's pixels that are ink, minus the page's median."""
     if not plan.n_bubbles:
         return np.zeros(0, np.float32)
-    frac = (dark.at(plan.halo_idx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
+    idx = plan.halo_idx if shifts is None else _shifted(plan.halo_idx, shifts[:plan.n_bubbles], plan.width)
+    frac = (dark.at(idx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
     return frac - float(np.median(frac))
 
 
-def measure_marks(dark: Darkness, plan: MarkPlan) -> tuple[np.ndarray, np.ndarray]:
+def measure_marks(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per spot (bubbles then checkboxes, in plan order): mean darkness, and the fraction of its pixels that
-    are ink (a thin tick barely moves the mean but always puts ink pixels in the box)."""
+    are ink (a thin tick barely moves the mean but always puts ink pixels in the box). Bubbles are measured where
+    their printed ring is (`shifts`, from registration) and above the page's blank bubble (blank_reference)."""
+    if shifts is None:
+        shifts = np.zeros((len(plan.spots), 2), np.int64)
     if plan.n_bubbles:
-        d = dark.at(plan.disk_idx)
+        d = dark.at(_shifted(plan.disk_idx, shifts[:plan.n_bubbles], plan.width))
+        d = np.clip(d - blank_reference(d, plan)[None, :], 0.0, 1.0)
+        frac = (d > INK_DARKNESS).mean(axis=1)
+        some = np.flatnonzero((frac > 0) & (frac < MARK_FRAC_MARKED))
+        if len(some):  # a few ink pixels: toner specks?
+            g = int(plan.disk_yx.max()) + 1
+            inside = np.zeros((g, g), bool)
+            inside[plan.disk_yx[:, 0], plan.disk_yx[:, 1]] = True
+            for i in some:
+                img = np.zeros((g, g), np.float32)
+                img[plan.disk_yx[:, 0], plan.disk_yx[:, 1]] = d[i]
+                d[i] = drop_specks(img, inside)[plan.disk_yx[:, 0], plan.disk_yx[:, 1]]
         mean, frac = d.mean(axis=1), (d > INK_DARKNESS).mean(axis=1)
     else:
         mean = frac = np.zeros(0, np.float32)
     bm, bf = [], []
-    for (y0, y1, x0, x1) in plan.box_slices:
+    h, w = dark.aligned.shape
+    for (y0, y1, x0, x1), (sx, sy) in zip(plan.box_slices, shifts[plan.n_bubbles:]):
+        y0, y1 = max(0, y0 + int(sy)), min(h, y1 + int(sy))
+        x0, x1 = max(0, x0 + int(sx)), min(w, x1 + int(sx))
         c = dark.crop(slice(y0, y1), slice(x0, x1))
         ink = c > INK_DARKNESS
+        if 0 < ink.mean() < MARK_FRAC_MARKED:
+            c = drop_specks(c, np.ones(c.shape, bool))
+            ink = c > INK_DARKNESS
         m, f = float(c.mean()), float(ink.mean())
         if ink.size and ink.shape[0] > 4:
             # A fax or scanner streak: a horizontal line of ink right across the box (it continues outside) and
             # nothing else. Seen on the fax profile (score 0.08, fraction 0.08: read as a tick, silently). A
             # person's tick or cross is not a full-width horizontal line: with no other ink the box goes to review.
+            # A filled box is full-width on every row: a streak is thin (STREAK_MAX_ROWS).
             full = ink.mean(axis=1) >= STREAK_ROW_FRACTION
-            if full.any():
+            if 0 < full.sum() <= STREAK_MAX_ROWS:
                 near = np.convolve(full.astype(np.uint8), np.ones(3, np.uint8), mode="same") > 0
                 rest = float(ink[~near].mean()) if (~near).any() else 0.0
                 if rest <= MARK_FRAC_EMPTY:

@@ -287,8 +287,9 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
                 al: Alignment) -> list[EntryResult]:
     dark = mk.darkness(aligned)
     plan = mk.mark_plan(layout)
-    raw, frac = mk.measure_marks(dark, plan)
-    halo = mk.measure_halos(dark, plan)
+    shifts = mk.registration(dark, plan)  # where the printed bubbles really are (a few px off after alignment)
+    raw, frac = mk.measure_marks(dark, plan, shifts)
+    halo = mk.measure_halos(dark, plan, shifts)
     base, base_frac = mk.baseline(raw), mk.baseline(frac)
     spot_scores: dict[tuple[int, int], list[tuple[str | None, float, float]]] = {}
     spot_halos: dict[tuple[int, int], list[float]] = {}

@@ -73,3 +73,29 @@ INK_DARKNESS = 0.22
 INK_MIN_AREA_MM2 = 0.45
 # Between "no ink" and INK_MIN_AREA_MM2 * this, the zone is "faint": kept as ink (never silently blank).
 INK_FAINT_FACTOR = 0.5
+
+# --- local registration of marks and the page's blank bubble ------------------------------------------------------
+# (marks.registration, marks.blank_reference) Measured first: which mark fields went to review and why
+# (bench_scan --out, reasons per field, photocopy + scanner_150_jpeg + fax, 83 pages each, seed 1). ~80 % were
+# 'one box marked and another barely marked' on EMPTY bubbles whose ink fraction was 0.02–0.07: the printed ring
+# leaking into the measured inner disk, (a) because the printed bubbles sat up to 3.4 px (0.4 mm) off the layout
+# after alignment (pages aligned on 3 markers + QR corners; the disk also sat ~1 px off by a half-pixel
+# convention), (b) because a dark photocopy / blurred JPEG ring bleeds 1–2 px inwards at darkness 0.2–0.3.
+REG_MAX_SHIFT_PX = 4           # search ±0.5 mm around the layout position (the worst offset measured: 3.4 px)
+REG_MIN_CONTRAST = 0.05        # a ring is 'seen' when ring minus surroundings ≥ this (blank rings: 0.15–0.35)
+REG_MIN_BUBBLES = 6            # fewer seen rings (or spread < 40 mm): one translation instead of an affine field
+REG_OUTLIER_PX = 1.5           # rings farther than this from the fitted field are left out of the fit
+BLANK_REF_MIN_BUBBLES = 8      # the per-pixel median of fewer bubbles is not a blank reference (none is used)
+BLANK_REF_MAX = 0.3            # the blank reference never exceeds this (a ring bleeds ≤ 0.3; ink is ≥ 0.3 above)
+# A checkbox 'streak' (fax transmission error) is at most this many full rows; a filled box is full on every row
+# (scanner_150_jpeg: 4 filled boxes had been sent to review as streaks).
+STREAK_MAX_ROWS = 4
+# Toner specks (photocopied blanks carry a few dark dots, 0.2–0.5 mm): after the two fixes above, most of the
+# remaining reviews on scanner_150_jpeg were one or two such dots inside an empty bubble or box (ink fraction
+# 0.02–0.045). A blob counts as a speck when it is at most SPECK_MAX_PX pixels (0.375 mm²) and SPECK_MAX_SIDE px
+# (0.75 mm) across and does not touch the edge of the measured area; with at most SPECK_MAX_COUNT specks and no
+# other ink the spot is paper. The smallest deliberate mark the simulator draws (a faint blot, radius 0.6 R ≈ 1.3
+# mm) and any pen stroke (≥ 1.5 mm long inside a bubble) are far larger; fax-dithered pencil makes many dots.
+SPECK_MAX_PX = 24
+SPECK_MAX_SIDE = 6
+SPECK_MAX_COUNT = 2
