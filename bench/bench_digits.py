@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from papier.digits import heldout_indices, load_handwriting, read_boxes  # noqa: E402
-from papier.digits.evaluate import (FIELD_KINDS, box_stats, field_stats, outage_window, read_pool,  # noqa: E402
+from papier.digits.evaluate import (FIELD_KINDS, box_stats, field_stats, known_for, read_pool,  # noqa: E402
                                     render_pool, roster, simulate_fields)
 from papier.digits.policy import AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_UNCHECKED  # noqa: E402
 from papier.digits.render import PROFILES  # noqa: E402
@@ -64,7 +64,6 @@ def run(fields_per_kind: int = 200) -> dict:
     known = roster(rng)
     res: dict = {"threshold": {"checked": AUTO_ACCEPT_CONFIDENCE, "unchecked": AUTO_ACCEPT_CONFIDENCE_UNCHECKED},
                  "profiles": {}}
-    window = outage_window()
     total = []
     for k, prof in enumerate(PROFILES):
         crops, targets = render_pool(images[idx], labels[idx], prof, SEED + k, n_blank=200, n_mark=200)
@@ -72,13 +71,9 @@ def run(fields_per_kind: int = 200) -> dict:
         outs = []
         per_kind = {}
         for kind in FIELD_KINDS:
-            o = simulate_fields(pool, kind, fields_per_kind, rng, None,
-                                known=known if kind == "famille_luhn5" else None)
+            o = simulate_fields(pool, kind, fields_per_kind, rng, None, known=known_for(kind, known))
             per_kind[kind] = field_stats(o)
             outs += o
-        # not in the totals: dates when the pipeline passes the outage window as the known set
-        per_kind["date_fenetre"] = field_stats(simulate_fields(pool, "date_fenetre", fields_per_kind, rng, None,
-                                                               known=window))
         total += outs
         res["profiles"][prof] = {"boxes": box_stats(pool), "fields": field_stats(outs), "by_kind": per_kind}
     res["all"] = field_stats(total)
@@ -104,13 +99,13 @@ def print_table(res: dict) -> None:
           f"{a['error_among_auto']:>9.4f}{a['review_rate']:>8.1%}")
     print()
     print("auto-accept rate by field kind:")
-    kinds = FIELD_KINDS + ("date_fenetre",)
+    kinds = FIELD_KINDS
     print(f"{'profile':<17}" + "".join(f"{k:>15}" for k in kinds))
     for prof, r in res["profiles"].items():
         print(f"{LABELS_FR.get(prof, prof):<17}" + "".join(
             f"{r['by_kind'][k]['auto_rate']:>9.1%} ({r['by_kind'][k]['silent_errors']})" for k in kinds))
-    print("(silent errors in brackets; date_fenetre: a date with the 90-day outage window passed as `known`,"
-          " not counted above)")
+    print("(silent errors in brackets; date_recente: a date of a `recent` field, read with the default crisis"
+          " period as its known set)")
     t = res["timing"]
     print()
     print(f"read_boxes, {t['all_written']['boxes']} boxes: all written {t['all_written']['median_ms']} ms "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from functools import lru_cache
 
 
 def luhn_check_digit(payload: str) -> str:
@@ -51,6 +52,13 @@ def parse_date(value: str, semantic: str) -> _dt.date | None:
     except ValueError:
         return None
     return None
+
+
+@lru_cache(maxsize=16)
+def dates_between(start: _dt.date, end: _dt.date, semantic: str) -> frozenset[str]:
+    """Every date from start to end (inclusive) written as a digit field of this date semantic."""
+    fmt = {"date_ddmmyy": "%d%m%y", "date_ddmmyyyy": "%d%m%Y", "date_ddmm": "%d%m"}[semantic]
+    return frozenset((start + _dt.timedelta(days=i)).strftime(fmt) for i in range((end - start).days + 1))
 
 
 def time_valid(value: str) -> bool:

@@ -133,18 +133,36 @@ def scan() -> None:
     """Relire les feuilles scannées."""
 
 
+def _parse_period(text: str) -> tuple["dt.date", "dt.date"]:
+    import datetime as dt
+
+    try:
+        a, b = (dt.date.fromisoformat(x.strip()) for x in text.split(":"))
+    except ValueError:
+        raise click.BadParameter(f"« {text} » : attendu AAAA-MM-JJ:AAAA-MM-JJ (ex. 2026-09-14:2026-11-30)",
+                                 param_hint="--periode") from None
+    if b < a:
+        raise click.BadParameter("la fin de la période est avant son début", param_hint="--periode")
+    return a, b
+
+
 @scan.command("ingest")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
               help="Fichier de base (les scans et extraits sont gardés à côté, dans FILE.files/).")
 @click.option("--keep-work", type=click.Path(file_okay=False), help="Écrire chaque page redressée avec ce qui a été détecté dessiné dessus.")
 @click.option("--workers", type=int, default=None, help="Processus de lecture (par défaut : nombre de cœurs).")
+@click.option("--periode", "period", metavar="AAAA-MM-JJ:AAAA-MM-JJ", default=None,
+              help="Période de la crise : une date écrite hors de cette période est montrée à un agent "
+                   "(par défaut : des deux dernières années à deux mois après aujourd'hui).")
 @_handle_errors
-def scan_ingest(inputs: tuple[str, ...], db_path: str, keep_work: str | None, workers: int | None) -> None:
+def scan_ingest(inputs: tuple[str, ...], db_path: str, keep_work: str | None, workers: int | None,
+                period: str | None) -> None:
     """Lire des fichiers PDF, TIFF, JPEG, PNG ou des dossiers dans la base."""
     from scan_ingest.pipeline import ingest
 
-    report = ingest(list(inputs), db_path=db_path, keep_work=keep_work, workers=workers, progress=True)
+    report = ingest(list(inputs), db_path=db_path, keep_work=keep_work, workers=workers, progress=True,
+                    period=_parse_period(period) if period else None)
     click.echo(report.summary())
 
 

@@ -61,6 +61,7 @@ class FieldDef:
     hint: str | None = None
     value: str | None = None  # printed fields: a template with {serial}, {row}, {n}, {kit}
     review_always: bool = False  # e.g. amounts and civil-status values that want double entry
+    recent: bool = False  # a date written during the crisis (read with the crisis period as a prior, see scan_ingest)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _opt(d: dict[str, Any], key: str, typ: type | tuple[type, ...], src: str, fn
 
 
 _FIELD_KEYS = {"name", "type", "label", "options", "length", "groups", "separator", "semantic", "check", "known",
-               "sum_of", "width", "height", "newline", "section", "hint", "value", "review_always"}
+               "sum_of", "width", "height", "newline", "section", "hint", "value", "review_always", "recent"}
 
 
 def _parse_field(d: Any, src: str, index: int, where: str) -> FieldDef:
@@ -194,10 +195,13 @@ def _parse_field(d: Any, src: str, index: int, where: str) -> FieldDef:
             raise FormDefinitionError(src, f"{semantic} demande {sum(SEMANTIC_SHAPE[semantic][0])} cases", name)
         if len(sep) > 2:
             raise FormDefinitionError(src, "séparateur trop long (2 caractères au plus)", name)
+        recent = _opt(d, "recent", bool, src, name, False)
+        if recent and not (semantic or "").startswith("date_"):
+            raise FormDefinitionError(src, "« recent » ne s'applique qu'à une date (semantic date_…)", name)
         kw.update(length=total, groups=groups, separator=sep, semantic=semantic, check=check,
-                  known=_opt(d, "known", str, src, name), sum_of=_opt(d, "sum_of", str, src, name))
+                  known=_opt(d, "known", str, src, name), sum_of=_opt(d, "sum_of", str, src, name), recent=recent)
     else:
-        for k in ("length", "groups", "semantic", "check", "known", "sum_of", "separator"):
+        for k in ("length", "groups", "semantic", "check", "known", "sum_of", "separator", "recent"):
             if k in d:
                 raise FormDefinitionError(src, f"« {k} » n'a de sens que pour un champ digits", name)
     if ftype == "printed":

@@ -6,6 +6,8 @@ running the same command again gives the same database as an uninterrupted run.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import hashlib
 import multiprocessing as mp
 import os
@@ -267,10 +269,21 @@ def _init_worker_inline(ctx: ReadContext) -> None:
     _ctx = ctx
 
 
+def default_period(today: _dt.date | None = None) -> tuple[_dt.date, _dt.date]:
+    """The crisis period assumed when none is given: dates written on the registers lie between
+    PERIOD_BEFORE_DAYS before the day the sheets are read and PERIOD_AFTER_DAYS after it (papier.digits.policy)."""
+    from papier.digits.policy import PERIOD_AFTER_DAYS, PERIOD_BEFORE_DAYS
+
+    today = today or _dt.date.today()
+    return today - _dt.timedelta(days=PERIOD_BEFORE_DAYS), today + _dt.timedelta(days=PERIOD_AFTER_DAYS)
+
+
 def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str | Path | None = None,
            workers: int | None = None, progress: bool = False, kits: set[str] | None = None,
-           keep_results: bool = False) -> IngestReport:
-    """Read every page of `inputs` into the database at `db_path`; see the module docstring."""
+           keep_results: bool = False, period: tuple[_dt.date, _dt.date] | None = None) -> IngestReport:
+    """Read every page of `inputs` into the database at `db_path`; see the module docstring.
+    `period`: first and last day of the crisis (dates of `recent` fields outside it go to review; default
+    default_period())."""
     t0 = time.perf_counter()
     db_path = str(db_path)
     db = open_db(db_path)
@@ -282,7 +295,8 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
     forms, values = _custom_forms_and_values(db)
     ctx = ReadContext(files_dir=str(fdir.resolve()), rel_prefix=fdir.name,
                       keep_work=str(keep_work) if keep_work else None, known=_known_pages(db),
-                      custom_forms=forms, kits=frozenset(kits) if kits else None, known_values=values)
+                      custom_forms=forms, kits=frozenset(kits) if kits else None, known_values=values,
+                      period=tuple(d.isoformat() for d in (period or default_period())))  # type: ignore[arg-type]
     items = _plan(expand_inputs(list(inputs)))
     tasks = [(i + 1, it[1]) for i, it in enumerate(items) if it[0] == "page"]
     n_workers = workers if workers is not None else (os.cpu_count() or 1)

@@ -7,6 +7,7 @@ evidence, snippets, debug pictures) are written here, atomically; the database i
 
 from __future__ import annotations
 
+import datetime as _dt
 import importlib
 import os
 import resource
@@ -18,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from papier.checks import dates_between
 from papier.forms import FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest import marks as mk
@@ -43,6 +45,7 @@ class ReadContext:
     custom_forms: dict[tuple[str, int], FormDef] = field(default_factory=dict)
     kits: frozenset[str] | None = None
     known_values: dict[str, list[str]] = field(default_factory=dict)
+    period: tuple[str, str] | None = None  # ISO dates: the crisis period, the known set of `recent` date fields
 
 
 def _digits_api() -> Any | None:
@@ -239,6 +242,9 @@ def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any,
         why = "chiffres à lire (lecteur non installé)" if api is None else "lecteur de chiffres en panne"
         return FieldResult(f.name, f.type, None, "review", 0.0, [], why, True, bbox_mm=bbox)
     known = frozenset(ctx.known_values[d.known]) if d.known and d.known in ctx.known_values else None
+    if d.recent and ctx.period and d.semantic:
+        known = dates_between(_dt.date.fromisoformat(ctx.period[0]), _dt.date.fromisoformat(ctx.period[1]),
+                              d.semantic)
     kw: dict[str, Any] = {"semantic": d.semantic, "check": d.check, "known": known}
     if expected_sum is not None:
         kw["expected_sum"] = expected_sum

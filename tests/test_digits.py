@@ -348,3 +348,34 @@ def test_onnx_that_does_not_match_the_weights_is_refused(tmp_path):
     assert not net.use_onnx(ONNX_FILE)
     assert net.fast is None
     assert not DigitNet(params).use_onnx(tmp_path / "absent.onnx")
+
+
+def test_recent_date_uses_the_crisis_period():
+    """A `recent` date field gets the crisis period as its known set: a year digit the reader hesitates on is
+    settled by the period; a date read outside it goes to review with its own reason."""
+    import datetime as dt
+
+    from papier.checks import dates_between
+
+    period = dates_between(dt.date(2024, 11, 22), dt.date(2027, 1, 23), "date_ddmmyy")
+    boxes = _field("1410") + [_sure(2), _two(6, 0, 0.9)]  # 14/10/26 or 14/10/20
+    from papier.digits.field import decide
+
+    free = decide(boxes, semantic="date_ddmmyy", check=None, threshold=0.999)
+    assert free.status == "review" and free.confidence < 0.95
+    r = decide(boxes, semantic="date_ddmmyy", check=None, known=period, threshold=0.999)
+    assert (r.value, r.status) == ("141026", "auto") and r.confidence > 0.9998
+    old = read_digit_field(_field("141020"), semantic="date_ddmmyy", check=None, known=period)
+    assert old.status == "review" and old.reason == "date hors de la période de la crise"
+
+
+def test_recent_is_only_for_dates(tmp_path):
+    from papier.errors import FormDefinitionError
+    from papier.forms import load_form_file
+
+    src = (tmp_path / "f.toml")
+    src.write_text('format = "papier.form/1"\nname = "essai"\nversion = 1\nregister = "Essai"\ntitle = "Essai"\n'
+                   'kind = "table"\n[[fields]]\nname = "n"\ntype = "digits"\nlabel = "N"\nlength = 3\n'
+                   'recent = true\n', encoding="utf-8")
+    with pytest.raises(FormDefinitionError, match="recent"):
+        load_form_file(src)

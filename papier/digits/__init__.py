@@ -16,5 +16,6 @@ from papier.digits.render import ALIGN_PX_PER_MM, CROP_MARGIN_MM
 __all__ = [
     "ALIGN_PX_PER_MM", "CROP_MARGIN_MM", "AUTO_ACCEPT_CONFIDENCE", "AUTO_ACCEPT_CONFIDENCE_UNCHECKED",
     "BoxReading", "DigitFieldResult", "read_boxes",
-    "read_digit_field", "SumTerm", "joint_confidence", "load_handwriting", "heldout_indices", "train_indices", "calibration_indices",
+    "read_digit_field", "SumTerm", "joint_confidence",
+    "load_handwriting", "heldout_indices", "train_indices", "calibration_indices",
 ]

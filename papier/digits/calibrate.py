@@ -11,8 +11,8 @@ import time
 import numpy as np
 
 from papier.digits import data as D
-from papier.digits.evaluate import (CHECKED_KINDS, FIELD_KINDS, box_stats, field_stats, read_pool, render_pool, roster,
-                                    simulate_fields)
+from papier.digits.evaluate import (CHECKED_KINDS, FIELD_KINDS, box_stats, field_stats, known_for, read_pool,
+                                    render_pool, roster, simulate_fields)
 from papier.digits.model import MODEL_FILE, load_model, softmax
 from papier.digits.policy import AUTO_ACCEPT_FLOOR
 from papier.digits.render import PROFILES
@@ -76,7 +76,7 @@ def run() -> dict:
     for prof, pool in cal.items():
         for kind in FIELD_KINDS:
             outcomes += simulate_fields(pool, kind, CAL_FIELDS_PER_KIND, rng, threshold=0.0,
-                                        known=known if kind == "famille_luhn5" else None)
+                                        known=known_for(kind, known))
     thresholds = {}
     for cls, kinds in (("checked", CHECKED_KINDS), ("unchecked", tuple(k for k in FIELD_KINDS
                                                                        if k not in CHECKED_KINDS))):
@@ -132,8 +132,7 @@ def heldout_report(thresholds: dict[str, float], temperature: float | None = Non
         allf = []
         for kind in FIELD_KINDS:
             thr = thresholds["checked" if kind in CHECKED_KINDS else "unchecked"]
-            o = simulate_fields(pool, kind, fields_per_kind, rng, thr,
-                                known=known if kind == "famille_luhn5" else None)
+            o = simulate_fields(pool, kind, fields_per_kind, rng, thr, known=known_for(kind, known))
             res[kind] = field_stats(o)
             allf += o
         res["all_fields"] = field_stats(allf)

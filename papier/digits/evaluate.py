@@ -95,15 +95,27 @@ def box_stats(pool: Pool) -> dict:
 
 # --- fields ------------------------------------------------------------------------------------------------------
 
-FIELD_KINDS = ("famille_luhn5", "montant6", "date_ddmmyy", "heure", "ean13")
+FIELD_KINDS = ("famille_luhn5", "montant6", "date_ddmmyy", "date_recente", "heure", "ean13")
 CHECKED_KINDS = ("famille_luhn5", "ean13")
-OUTAGE_START = dt.date(2020, 11, 18)
-OUTAGE_DAYS = 90
+# "date_recente": a date written during the crisis (a `recent` field), read with the pipeline's default crisis
+# period (scan_ingest.pipeline.default_period: PERIOD_BEFORE_DAYS before the reading day to PERIOD_AFTER_DAYS
+# after) as its known set; the dates themselves fall in the last RECENT_DAYS before the reading day.
+READING_DAY = dt.date(2026, 11, 22)
+RECENT_DAYS = 90
 
 
-def outage_window() -> frozenset[str]:
-    """The dates of a 90-day outage as ddmmyy: what a date field of a register filled during it may hold."""
-    return frozenset((OUTAGE_START + dt.timedelta(days=i)).strftime("%d%m%y") for i in range(OUTAGE_DAYS))
+def crisis_period() -> frozenset[str]:
+    """The known set of a `recent` ddmmyy date read on READING_DAY with the default period."""
+    from papier.checks import dates_between
+    from papier.digits.policy import PERIOD_AFTER_DAYS, PERIOD_BEFORE_DAYS
+
+    return dates_between(READING_DAY - dt.timedelta(days=PERIOD_BEFORE_DAYS),
+                         READING_DAY + dt.timedelta(days=PERIOD_AFTER_DAYS), "date_ddmmyy")
+
+
+def known_for(kind: str, families: frozenset[str]) -> frozenset[str] | None:
+    """What the pipeline passes as `known` for this kind of field."""
+    return families if kind == "famille_luhn5" else crisis_period() if kind == "date_recente" else None
 
 
 FIELD_SPECS = {  # kind: (semantic, check)
@@ -112,7 +124,7 @@ FIELD_SPECS = {  # kind: (semantic, check)
     "date_ddmmyy": ("date_ddmmyy", None),
     "heure": ("time_hhmm", None),
     "ean13": (None, "ean13"),
-    "date_fenetre": ("date_ddmmyy", None),
+    "date_recente": ("date_ddmmyy", None),
 }
 
 
@@ -139,8 +151,8 @@ def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | Non
         if rng.uniform() < 0.3:
             return s.rjust(6, "0"), s.rjust(6, "0")
         return s, s.rjust(6, " ")
-    if kind == "date_fenetre":  # a date inside the outage window (the pipeline may pass the window as `known`)
-        d = OUTAGE_START + dt.timedelta(days=int(rng.integers(0, OUTAGE_DAYS)))
+    if kind == "date_recente":
+        d = READING_DAY - dt.timedelta(days=int(rng.integers(0, RECENT_DAYS)))
         v = d.strftime("%d%m%y")
         return v, v
     if kind == "date_ddmmyy":

@@ -124,7 +124,8 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         confidence = 0.0
     else:
         if known is not None and best not in known:
-            problems.append("numéro absent de la liste imprimée")
+            problems.append("date hors de la période de la crise" if (semantic or "").startswith("date_")
+                            else "numéro absent de la liste imprimée")
         if expected_sum is not None and int(best) != expected_sum:
             problems.append("total différent de la somme des lignes")
     valid_rest = [(c, m) for c, m in weighted[1:] if problem_of[c] is None]

@@ -22,6 +22,11 @@ AUTO_ACCEPT_FLOOR = 0.99     # never accept a field whose confidence is below th
 UNKNOWN_PRIOR = 1e-3         # prior weight of a valid number absent from the `known` set (a known one weighs 1)
 INVALID_PRIOR = 0.01          # prior weight of a reading that fails its check / is no valid date (writer's slip)
 RIVAL_FRACTION = 0.05        # a second candidate with this share of the posterior makes two plausible candidates
+# Dates marked `recent` in a form (written during the crisis) are read with the crisis period as their known set
+# (a valid date outside it weighs UNKNOWN_PRIOR): by default from PERIOD_BEFORE_DAYS before the day the sheets are
+# read to PERIOD_AFTER_DAYS after it (a loan's due date is in the future); `papier scan ingest --periode` narrows it.
+PERIOD_BEFORE_DAYS = 730
+PERIOD_AFTER_DAYS = 62
 TOP_K = 4                    # digits per box considered by the beam search
 BEAM = 256                   # partial candidates kept
 MIN_DIGIT_P = 1e-7           # a box's digit less likely than this is not explored
