@@ -1,0 +1,105 @@
+"""The « copie n° » box: a digit the writing-zone test does not see (pencil dithered into dots by a fax) must make
+the copy number unsure (review), never 0 — taking a copy for the original would merge two different sheets.
+Real rendered pages, the simulator's pencil and fax, a real ingest; no mocks."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from papier.forms import builtin_form
+from papier.layout import layout_form
+from papier.simulate.degrade import degrade
+from papier.simulate.ink import fill_page, make_writer
+from scan_ingest import marks as mk
+from scan_ingest import testing as T
+from scan_ingest.model import EntryResult, FieldResult
+from scan_ingest.pipeline import ingest
+from scan_ingest.read import _copy_box_trace, _copy_number
+from scan_ingest.thresholds import ALIGN_PX_PER_MM, COPY_TRACE_MM2
+
+K = ALIGN_PX_PER_MM
+
+
+@pytest.fixture(scope="module")
+def aligned_page(small_kit):
+    layout = layout_form(builtin_form("paiement"))
+    p = T.find_page(small_kit.out_dir, "paiement", 1)
+    img = T.render(small_kit.pdf_path, p["pdf_page"], K * 25.4)
+    W, H = (int(round(v * K)) for v in layout.size_mm)
+    page = np.full((H, W), 255, np.uint8)
+    h, w = min(H, img.shape[0]), min(W, img.shape[1])
+    page[:h, :w] = img[:h, :w]
+    return layout, page
+
+
+def _blank_copie(row: int) -> list[EntryResult]:
+    f = FieldResult("copie", "digits", "", "auto", 0.99, [], None, False)
+    return [EntryResult(row, "page", {}, False, [f])]
+
+
+def test_dotted_digit_is_invisible_to_the_zone_test_but_makes_the_copy_unsure(aligned_page):
+    layout, page = aligned_page
+    f = layout.page_entry.field("copie")
+    b = f.boxes[-1]
+    img = page.copy()
+    # a "2" as a fax leaves a pencil stroke: isolated dots (one pixel, every other pixel) along the stroke
+    t = np.linspace(0, 1, 60)
+    xs = np.r_[b.x + 1.2 + 2.6 * t[:30] / 0.5 * 0.5, b.x + 1.2 + 2.6 * t[30:]]
+    ys = np.r_[b.y + 1.5 + 2.0 * t[:30] * 2, np.full(30, b.y + 5.5)]
+    for x, y in zip(xs, ys):
+        px, py = int(x * K) // 2 * 2, int(y * K) // 2 * 2
+        img[py, px] = 0
+    dark = mk.darkness(img)
+    assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"  # why it went silent
+    trace = _copy_box_trace(img, layout)
+    assert trace >= COPY_TRACE_MM2
+    entries = _blank_copie(layout.page_entry.row)
+    assert _copy_number(entries, trace) is None
+    fr = entries[-1].fields[0]
+    assert fr.status == "review" and fr.has_ink and entries[-1].has_ink
+    assert "copie" in fr.reason and "original" in fr.reason
+    # the blank page: no trace at all, the original
+    assert _copy_box_trace(page, layout) == 0.0
+    assert _copy_number(_blank_copie(layout.page_entry.row), 0.0) == 0
+
+
+def test_pencil_copy_number_through_a_fax_is_never_read_as_the_original(small_kit, tmp_path):
+    p = T.find_page(small_kit.out_dir, "paiement", 1)
+    blank = T.render(small_kit.pdf_path, p["pdf_page"], 200)
+    row = max(e["row"] for e in p["entries"])
+    images, written = [], []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        w = make_writer(rng, "pencil")
+        w = type(w)(**{**w.__dict__, "ink": 125.0})  # the lightest pencil the simulator draws
+        img, _ = fill_page(blank, p, {row: {"copie": "2"}}, 200, rng, styles={"writer": w})
+        images.append(degrade(img, "fax", rng))
+    # plus one page with no copy number (the original)
+    images.append(degrade(blank, "fax", np.random.default_rng(99)))
+    tif = T.save_tiff(images, tmp_path / "fax.tif")
+    ingest([str(tif)], db_path=tmp_path / "p.db", workers=1)
+    c = sqlite3.connect(tmp_path / "p.db")
+    rows = c.execute("SELECT idx, copy, status FROM pages ORDER BY idx").fetchall()
+    assert len(rows) == 7
+    for idx, copy, status in rows[:-1]:
+        assert copy != 0, (idx, copy, status)
+    assert rows[-1][1] == 0
+
+
+def test_the_benchmark_fax_page_with_a_pencil_2_goes_to_review(tmp_path):
+    """tests/resources/fax_copie_crayon_2.png: page 63 of bench_scan's fax run (83 pages, seed 1; kit BENCHKIT,
+    deces-001, copy 2 written in pencil), kept as the fax gave it (bilevel). It was stored as copy 0 — the
+    original — silently: the fax had dithered the pencil "2" into dots that the writing-zone test removes."""
+    from pathlib import Path
+
+    page = Path(__file__).parent / "resources" / "fax_copie_crayon_2.png"
+    ingest([str(page)], db_path=tmp_path / "p.db", workers=1)
+    c = sqlite3.connect(tmp_path / "p.db")
+    (copy, status), = c.execute("SELECT copy, status FROM pages").fetchall()
+    assert status == "identified" and copy is None
+    st, ink, reason, snippet = c.execute(
+        "SELECT f.status, f.has_ink, f.reason, f.snippet FROM fields f WHERE f.name = 'copie'").fetchone()
+    assert st == "review" and ink == 1 and "copie" in reason and snippet
