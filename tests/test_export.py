@@ -48,7 +48,7 @@ def test_jsonl_entries(db):
     assert e["fields"]["mode"] == {"value": "cheque", "status": "auto", "confidence": e["fields"]["mode"]["confidence"]}
     assert e["fields"]["payeur"]["value"] is None and e["fields"]["payeur"]["status"] == "review"
     assert e["fields"]["montant"]["status"] in ("review", "auto")
-    assert e["snippet"]["payeur"].endswith(".png") and e["printed"]["quittance"]
+    assert e["snippet"]["payeur"].endswith(".jpg") and e["printed"]["quittance"]
     assert e["sheet_status"] == "primary"
     assert _run(["export", "--db", str(path), "--format", "jsonl", "--form", "pret"]) == ""
 

@@ -38,17 +38,61 @@ class DigitFieldResult:
     uncertain_only: bool = False
 
 
-def _beam(probs: list[np.ndarray], k: int, width: int) -> list[tuple[str, float]]:
-    """Best complete readings by product of box probabilities (digits below MIN_DIGIT_P and readings below
-    PRUNE x the best are dropped: their mass is accounted as unexplored)."""
-    beam: list[tuple[str, float]] = [("", 1.0)]
+def _beam_arrays(probs: list[np.ndarray], k: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best complete readings by product of box probabilities, as (digits (n, boxes) uint8, scores (n,)), best
+    first (digits below MIN_DIGIT_P and readings below PRUNE x the best are dropped: their mass is accounted as
+    unexplored). Each step extends every kept reading by each of the box's top digits, in order, and keeps the
+    `width` best (stable order)."""
+    digits = np.zeros((1, 0), np.uint8)
+    scores = np.ones(1)
     for p in probs:
-        top = [int(d) for d in np.argsort(p)[::-1][:k] if p[d] >= policy.MIN_DIGIT_P]
-        nxt = [(s + str(d), sc * float(p[d])) for s, sc in beam for d in top]
-        nxt.sort(key=lambda t: -t[1])
-        floor = nxt[0][1] * policy.PRUNE
-        beam = [t for t in nxt[:width] if t[1] >= floor]
-    return beam
+        p = np.asarray(p, np.float64)
+        top = np.argsort(p)[::-1][:k]
+        top = top[p[top] >= policy.MIN_DIGIT_P]
+        flat = (scores[:, None] * p[top][None, :]).ravel()
+        order = np.argsort(-flat, kind="stable")[:width]
+        order = order[flat[order] >= flat[order[0]] * policy.PRUNE]
+        b, d = np.divmod(order, len(top))
+        digits = np.concatenate([digits[b], top[d].astype(np.uint8)[:, None]], axis=1)
+        scores = flat[order]
+    return digits, scores
+
+
+def _strings(digits: np.ndarray) -> list[str]:
+    text = (digits + 48).astype(np.uint8).tobytes().decode("ascii")
+    n = digits.shape[1]
+    return [text[i * n:(i + 1) * n] for i in range(len(digits))]
+
+
+def _beam(probs: list[np.ndarray], k: int, width: int) -> list[tuple[str, float]]:
+    digits, scores = _beam_arrays(probs, k, width)
+    return list(zip(_strings(digits), (float(s) for s in scores)))
+
+
+def _check_ok(digits: np.ndarray, check: str) -> np.ndarray | None:
+    """Luhn / EAN-13 validity of every reading at once (None: not vectorised for this field)."""
+    d = digits.astype(np.int64)
+    n = d.shape[1]
+    if check == "luhn" and n >= 2:
+        rev = d[:, ::-1]
+        dbl = rev[:, 1::2] * 2
+        dbl -= 9 * (dbl > 9)
+        return (rev[:, 0::2].sum(axis=1) + dbl.sum(axis=1)) % 10 == 0
+    if check == "ean13" and n == 13:
+        w = np.where(np.arange(12) % 2 == 0, 1, 3)
+        return (10 - (d[:, :12] * w).sum(axis=1) % 10) % 10 == d[:, 12]
+    return None
+
+
+def _problems(digits: np.ndarray, strings: list[str], semantic: str | None,
+              check: str | None) -> dict[str, str | None]:
+    """value_problem of every reading (vectorised for plain Luhn / EAN-13 numbers: same answers)."""
+    ok = _check_ok(digits, check) if semantic is None and check else None
+    if ok is None:
+        return {c: value_problem(c, semantic, check) for c in strings}
+    bad = np.flatnonzero(~ok)
+    msg = value_problem(strings[bad[0]], semantic, check) if len(bad) else None
+    return {c: (None if good else msg) for c, good in zip(strings, ok.tolist())}
 
 
 def _shape_problem(states: list[str], semantic: str | None, check: str | None) -> str | None:
@@ -90,10 +134,12 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         problems.append(shape)
 
     probs = [np.asarray(r.probs, dtype=np.float64) for r in readings if r.state != "blank"]
-    cands = _beam(probs, policy.TOP_K, policy.BEAM)
+    beam_digits, beam_scores = _beam_arrays(probs, policy.TOP_K, policy.BEAM)
+    strings = _strings(beam_digits)
+    cands = list(zip(strings, beam_scores.tolist()))
     residual = max(0.0, 1.0 - sum(s for _, s in cands))
 
-    problem_of = {c: value_problem(c, semantic, check) for c, _ in cands}
+    problem_of = _problems(beam_digits, strings, semantic, check)
 
     def weight(c: str) -> float:
         if problem_of[c] is not None:
