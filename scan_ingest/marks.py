@@ -18,11 +18,11 @@ from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BASELINE_FRACTION, BLANK_REF_MAX, BLANK_REF_MIN_BUBBLES, BUBBLE_INNER, CHECKBOX_INNER_MM,
     HALO_INNER, HALO_OUTER, INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN,
     MARK_FRAC_EMPTY, MARK_FRAC_MARKED, REG_MAX_SHIFT_PX, REG_MIN_CONTRAST, REG_MIN_BUBBLES, REG_OUTLIER_PX,
-    SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_MAX_ROWS, ZONE_INSET_MM,
+    SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_CHECK_MAX, STREAK_MAX_ROWS,
+    STREAK_ROW_SPAN, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
-STREAK_ROW_FRACTION = 0.9   # a row of a checkbox this full of ink is a streak candidate (a pen stroke is slanted)
 UNSURE_FRAC = (MARK_FRAC_EMPTY + MARK_FRAC_MARKED) / 2  # a measurement that classify() always calls "unsure"
 
 
@@ -261,6 +261,25 @@ def drop_specks(d: np.ndarray, inside: np.ndarray) -> np.ndarray:
     return out
 
 
+def is_streak(d: np.ndarray, inside: np.ndarray) -> bool:
+    """A fax transmission streak across a bubble or box: a thin horizontal band of ink (at most STREAK_MAX_ROWS
+    rows, each inked over ≥ STREAK_ROW_SPAN of the area's width there and running off its edge: the line goes on
+    outside) with next to no other ink. A person's tick, cross or fill is never a flat line of ink."""
+    ink = (d > INK_DARKNESS) & inside
+    width = inside.sum(axis=1)
+    run = ink.sum(axis=1)
+    left = np.array([r[m].any() and r[m][0] for r, m in zip(ink, inside)], bool)
+    right = np.array([r[m].any() and r[m][-1] for r, m in zip(ink, inside)], bool)
+    band = (width > 0) & (run >= STREAK_ROW_SPAN * np.maximum(width, 1)) & (left | right)
+    rows = np.flatnonzero(band)
+    if not len(rows) or rows[-1] - rows[0] + 1 > STREAK_MAX_ROWS:
+        return False
+    near = np.zeros(len(band), bool)
+    near[max(0, rows[0] - 1):rows[-1] + 2] = True
+    rest = ink[~near].sum() / max(1, inside[~near].sum())
+    return bool(rest <= MARK_FRAC_EMPTY)
+
+
 def _shifted(idx: np.ndarray, shifts: np.ndarray, width: int) -> np.ndarray:
     return idx + (shifts[:, 1] * width + shifts[:, 0])[:, None]
 
@@ -284,16 +303,23 @@ def measure_marks(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = No
         d = dark.at(_shifted(plan.disk_idx, shifts[:plan.n_bubbles], plan.width))
         d = np.clip(d - blank_reference(d, plan)[None, :], 0.0, 1.0)
         frac = (d > INK_DARKNESS).mean(axis=1)
-        some = np.flatnonzero((frac > 0) & (frac < MARK_FRAC_MARKED))
-        if len(some):  # a few ink pixels: toner specks?
+        some = np.flatnonzero((frac > 0) & (d.mean(axis=1) < STREAK_CHECK_MAX))
+        streak = np.zeros(len(d), bool)
+        if len(some):  # a little ink: toner specks? a fax streak?
             g = int(plan.disk_yx.max()) + 1
             inside = np.zeros((g, g), bool)
             inside[plan.disk_yx[:, 0], plan.disk_yx[:, 1]] = True
             for i in some:
                 img = np.zeros((g, g), np.float32)
                 img[plan.disk_yx[:, 0], plan.disk_yx[:, 1]] = d[i]
-                d[i] = drop_specks(img, inside)[plan.disk_yx[:, 0], plan.disk_yx[:, 1]]
+                if frac[i] < MARK_FRAC_MARKED:
+                    img = drop_specks(img, inside)
+                    d[i] = img[plan.disk_yx[:, 0], plan.disk_yx[:, 1]]
+                streak[i] = is_streak(img, inside)
         mean, frac = d.mean(axis=1), (d > INK_DARKNESS).mean(axis=1)
+        # a streak across a bubble (seen on fax, seed 2: read as marked, silently) → always 'unsure'
+        mean = np.where(streak, np.minimum(mean, MARK_FILLED_MIN * 0.99), mean)
+        frac = np.where(streak, UNSURE_FRAC, frac)
     else:
         mean = frac = np.zeros(0, np.float32)
     bm, bf = [], []
@@ -312,12 +338,10 @@ def measure_marks(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = No
             # nothing else. Seen on the fax profile (score 0.08, fraction 0.08: read as a tick, silently). A
             # person's tick or cross is not a full-width horizontal line: with no other ink the box goes to review.
             # A filled box is full-width on every row: a streak is thin (STREAK_MAX_ROWS).
-            full = ink.mean(axis=1) >= STREAK_ROW_FRACTION
-            if 0 < full.sum() <= STREAK_MAX_ROWS:
-                near = np.convolve(full.astype(np.uint8), np.ones(3, np.uint8), mode="same") > 0
-                rest = float(ink[~near].mean()) if (~near).any() else 0.0
-                if rest <= MARK_FRAC_EMPTY:
-                    m, f = min(m, MARK_FILLED_MIN * 0.99), UNSURE_FRAC
+            # (fax, seed 2: a streak over 70 % of a box, from its left edge, was read as a tick: is_streak takes a
+            # band running off either edge over ≥ STREAK_ROW_SPAN of the width.)
+            if m < STREAK_CHECK_MAX and is_streak(c, np.ones(c.shape, bool)):
+                m, f = min(m, MARK_FILLED_MIN * 0.99), UNSURE_FRAC
         bm.append(m)
         bf.append(f)
     return (np.concatenate([mean, np.array(bm, np.float32)]).astype(np.float32),

@@ -87,9 +87,13 @@ REG_MIN_BUBBLES = 6            # fewer seen rings (or spread < 40 mm): one trans
 REG_OUTLIER_PX = 1.5           # rings farther than this from the fitted field are left out of the fit
 BLANK_REF_MIN_BUBBLES = 8      # the per-pixel median of fewer bubbles is not a blank reference (none is used)
 BLANK_REF_MAX = 0.3            # the blank reference never exceeds this (a ring bleeds ≤ 0.3; ink is ≥ 0.3 above)
-# A checkbox 'streak' (fax transmission error) is at most this many full rows; a filled box is full on every row
-# (scanner_150_jpeg: 4 filled boxes had been sent to review as streaks).
+# A fax transmission 'streak' (a line of ink across the page) over a bubble or a box is at most STREAK_MAX_ROWS
+# rows high (measured: 2 px) and inked over ≥ STREAK_ROW_SPAN of the width of each of its rows, running off an
+# edge (seen: 70 % of a box, from its left edge). A filled box is full on every row, not a streak (scanner_150_jpeg:
+# 4 filled boxes had been sent to review as streaks); spots darker than STREAK_CHECK_MAX are filled, not looked at.
 STREAK_MAX_ROWS = 4
+STREAK_ROW_SPAN = 0.6
+STREAK_CHECK_MAX = 0.3
 # Toner specks (photocopied blanks carry a few dark dots, 0.2–0.5 mm): after the two fixes above, most of the
 # remaining reviews on scanner_150_jpeg were one or two such dots inside an empty bubble or box (ink fraction
 # 0.02–0.045). A blob counts as a speck when it is at most SPECK_MAX_PX pixels (0.375 mm²) and SPECK_MAX_SIDE px
@@ -101,9 +105,11 @@ SPECK_MAX_SIDE = 6
 SPECK_MAX_COUNT = 2
 
 # --- « copie n° » box ----------------------------------------------------------------------------------------------
-# The copy number decides which sheet a page is (0 = the original). Its boxes are 'blank' only with no ink pixel at
-# all (read._copy_box_trace: pixels darker than INK_DARKNESS inside the boxes, no speck removal). Measured
-# (83 pages, seed 1): blank boxes 0.00 mm² on every one of fax, photocopy, scanner_150_jpeg (22–60 pages each);
-# the fax pencil "2" that the writing-zone test (2x2 opening) reduced to 0.06 mm² measures 1.2 mm² here; the
-# faintest real copy numbers ≥ 0.8 mm². Anything from this up is 'unsure' → review.
-COPY_TRACE_MM2 = 0.1
+# The copy number decides which sheet a page is (0 = the original). Its boxes are 'blank' only with (almost) no ink
+# pixel at all (read._copy_box_trace: pixels darker than INK_DARKNESS inside the boxes; only one or two isolated
+# toner specks away from the boxes' edges are left out). Measured, full bench_scan run (83 pages × 7 profiles,
+# seed 1; fax also seeds 2 and 3): blank boxes 0.00 mm² on every profile but photocopy, where a toner speck at a
+# box's edge left up to 0.09 mm²; written copy numbers ≥ 0.84 mm²; the fax pencil "2" that the writing-zone test
+# (2x2 opening) had reduced to 0.06 mm² measures 1.22 mm² here. The threshold sits 2x above the largest blank and
+# 4x below the faintest written number: anything from it up makes the copy number 'unsure' → review.
+COPY_TRACE_MM2 = 0.2

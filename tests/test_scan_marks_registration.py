@@ -135,3 +135,22 @@ def test_a_filled_checkbox_is_marked_and_a_thin_streak_is_unsure(paiement):
     v = _verdicts(img, plan, mk.registration(dark, plan))
     assert v[i1] == "marked"
     assert v[i2] == "unsure"
+
+
+def test_a_fax_streak_across_a_bubble_or_part_of_a_box_is_never_a_mark(paiement):
+    """Fax, seed 2: a transmission streak (a 2 px line of black across the page) through an empty bubble, and over
+    the left 70 % of an empty box, were read as marks, silently."""
+    layout, page = paiement
+    plan = mk.mark_plan(layout)
+    img = page.copy()
+    o = layout.line_entries[3].field("mode").options[4]
+    y = int((o.cy + 0.8) * K)
+    img[y:y + 2, int((o.cx - 6) * K):int((o.cx + 6) * K)] = 0
+    i_box, s_box = [(i, s) for i, s in enumerate(plan.spots) if s.value is None][2]
+    b = {e.row: e for e in layout.entries}[s_box.field_key[0]].fields[s_box.field_key[1]].box
+    y = int((b.y + b.h * 0.6) * K)
+    img[y:y + 2, int((b.x - 8) * K):int((b.x + 0.7 * b.w) * K)] = 0
+    dark = mk.darkness(img)
+    v = _verdicts(img, plan, mk.registration(dark, plan))
+    assert v[_index(plan, layout, 4, "mode", o.value)] == "unsure"
+    assert v[i_box] == "unsure"
