@@ -320,6 +320,8 @@ def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: 
                 continue
             ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))
             if f.type == "digits":
+                if ink == "blank" and _digit_trace_mm2(dark, f) >= COPY_TRACE_MM2:
+                    ink = "faint"  # ink the writing-zone test dropped (a fax-dithered pencil digit): read it
                 if ink == "blank":
                     results[(e.row, fi)] = _digits_blank(f)
                 else:
@@ -454,6 +456,21 @@ def _check_totals(layout: PageLayout, entries: list[EntryResult]) -> None:
         tf.status, tf.reason = "review", msg
         for _, fr in amounts:
             fr.status, fr.reason = "review", msg
+
+
+def _digit_trace_mm2(dark: Any, f: FieldGeom) -> float:
+    """Ink (mm²) in a digit field's boxes counted pixel by pixel, one or two toner specks per box left out: the
+    writing-zone test (2x2 opening) also erases a pencil digit dithered into dots by a fax; such a field must be
+    read (and sent to review when the reader sees nothing), never stored blank. Same rule as the « copie n° »."""
+    total = 0
+    for z in mk.field_zones(f):
+        ys, xs = mk.zone_slices(z)
+        crop = dark.crop(ys, xs)
+        if crop.size == 0:
+            continue
+        crop = mk.drop_specks(crop, np.ones(crop.shape, bool))
+        total += int((crop > INK_DARKNESS).sum())
+    return total / (K * K)
 
 
 def _copy_box_trace(aligned: np.ndarray, layout: PageLayout) -> float:

@@ -102,4 +102,23 @@ def test_the_benchmark_fax_page_with_a_pencil_2_goes_to_review(tmp_path):
     assert status == "identified" and copy is None
     st, ink, reason, snippet = c.execute(
         "SELECT f.status, f.has_ink, f.reason, f.snippet FROM fields f WHERE f.name = 'copie'").fetchone()
-    assert st == "review" and ink == 1 and "copie" in reason and snippet
+    # the reader now sees the dotted digit too (scan_ingest.read._digit_trace_mm2) and says why it hesitates
+    assert st == "review" and ink == 1 and reason and snippet
+
+
+def test_dotted_digit_in_a_line_field_is_read_not_stored_blank(aligned_page):
+    """The same fax-dithered pencil in a line's digit field (a payment's amount): the zone test alone would call
+    it blank; the pixel trace sends the field to the digit reader, so it is never silently empty."""
+    from scan_ingest.read import _digit_trace_mm2
+
+    layout, page = aligned_page
+    f = next(g for g in layout.line_entries[0].fields if g.name == "montant")
+    b = f.boxes[2]
+    img = page.copy()
+    for k in range(40):  # a vertical "1" as dots, every other pixel
+        px, py = int((b.x + b.w / 2) * K) // 2 * 2, int((b.y + 1.0) * K + 2 * k * 0.5) // 2 * 2
+        img[py, px] = 0
+    dark = mk.darkness(img)
+    assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"
+    assert _digit_trace_mm2(dark, f) >= COPY_TRACE_MM2
+    assert _digit_trace_mm2(mk.darkness(page), f) == 0.0
