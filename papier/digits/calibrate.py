@@ -23,7 +23,8 @@ CAL_COPIES = 3
 CAL_FIELDS_PER_KIND = 4000
 TARGET_ERROR = 1e-3
 MARGIN = 1 / 3  # measured error rate at most this fraction of the target
-GRID = (0.99, 0.995, 0.997, 0.998, 0.999, 0.9995, 0.9998, 0.9999, 0.99995, 0.99998, 0.99999, 0.999995)
+GRID = (0.99, 0.995, 0.997, 0.998, 0.999, 0.9995, 0.9998, 0.9999, 0.99995, 0.99998, 0.99999, 0.999995, 0.999998,
+        0.999999)
 
 
 def _nll(logits: np.ndarray, y: np.ndarray, T: float) -> float:
