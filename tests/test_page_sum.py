@@ -128,3 +128,12 @@ def test_amount_in_review_for_a_structural_reason_is_not_rescued():
                               False, r.candidates, False)
     _joint_totals(layout, entries, digits, raw)
     assert amount.status == "review"
+
+
+def test_three_compensating_misreads_are_counted():
+    # +500 on line 1, +300 on line 2, and the total read 800 too high would also add up
+    base = [_term("1250", 0.9, ("1750", 0.09)), _term("0800", 0.9, ("1100", 0.09)),
+            _term("2050", 0.9, ("2850", 0.09), sign=-1)]
+    other = [_term("1250", 0.9, ("1750", 0.09)), _term("0800", 0.9, ("1100", 0.09)),
+             _term("2050", 0.9, ("2950", 0.09), sign=-1)]
+    assert joint_confidence(base) < joint_confidence(other) - 0.0005

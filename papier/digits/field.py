@@ -20,6 +20,7 @@ from papier.digits import policy
 from papier.digits.reader import BoxReading
 
 SUM_MISMATCH_WEIGHT = 0.01
+CANDIDATES_KEPT = 64  # valid readings handed to papier.digits.page_sum (the rest counts as unlisted mass)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,6 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         raw = sorted(((c, s * weight_no_sum(c)) for c, s in cands if problem_of[c] is None), key=lambda t: -t[1])
         raw_total = sum(s * weight_no_sum(c) for c, s in cands) + residual_w
         if raw and raw_total > 0:
-            candidates = tuple((c, m / raw_total) for c, m in raw[:8])
+            candidates = tuple((c, m / raw_total) for c, m in raw[:CANDIDATES_KEPT])
     return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False,
                             candidates, status == "review" and value is not None and not structural)

@@ -14,7 +14,8 @@ papier.digits.field, valid readings with their posterior shares):
 - two fields differing by amounts that compensate (a +500 on one line, a -500 on another or on the total);
 - mass the candidate lists do not hold (the beam's unexplored readings, readings failing a check), bounded from
   above as if any of it could compensate any other field's error;
-- three or more misreads, bounded from above by the cube of the summed error odds.
+- three misreads that compensate, enumerated over each field's likeliest alternatives (the rest bounded);
+- four or more misreads, bounded from above by the chance of four errors at all.
 Upper bounds only make the probability smaller: a page is never more trusted than the box model allows.
 """
 
@@ -64,14 +65,54 @@ def joint_confidence(terms: Sequence[SumTerm], alt_offsets: Sequence[int] = ()) 
         for d, r in a1:
             for tgt in targets:
                 pair += r * by_delta.get(tgt - d, 0.0)
-    # unlisted readings: bounded as if they could compensate any error of any other field
+    # unlisted readings: bounded as if they could compensate any error of any other field(s)
     err_odds = [sum(r for _, r in alts) + rest for _, _, alts, rest in info]
+    total_odds = sum(err_odds)
     rest_bound = 0.0
     for i, (_, _, _, rest) in enumerate(info):
         if rest > 0:
-            # alone, it can only explain another hypothesis; with another field's error, any target
-            rest_bound += rest * ((1.0 if other else 0.0)
-                                  + len(targets) * sum(o for j, o in enumerate(err_odds) if j != i))
-    total_odds = sum(err_odds)
-    triple_bound = total_odds ** 3 / 6.0
-    return 1.0 / (1.0 + single + pair + rest_bound + triple_bound)
+            others = total_odds - err_odds[i]
+            # alone, it can only explain another hypothesis; with one or two other errors, any target
+            rest_bound += rest * ((1.0 if other else 0.0) + len(targets) * (others + others ** 2 / 2))
+    # three misreads among the listed readings: enumerated (the TRIPLE_ALTS likeliest of each field; the
+    # others' mass is bounded like unlisted readings)
+    triple, cut = _triples(info, targets)
+    # four or more misreads: at most the chance of four errors at all
+    quad_bound = total_odds ** 4 / 24.0 / max(1e-9, 1.0 - total_odds) if total_odds < 1 else float("inf")
+    return 1.0 / (1.0 + single + pair + rest_bound + triple + cut + quad_bound)
+
+
+TRIPLE_ALTS = 16
+
+
+def _triples(info, targets: set[int]) -> tuple[float, float]:
+    """(mass of consistent three-misread configurations among the fields' TRIPLE_ALTS likeliest alternatives,
+    upper bound of those involving a less likely alternative)."""
+    import numpy as np
+
+    fields = []
+    cut_odds = []
+    for _, _, alts, _ in info:
+        top = sorted(alts, key=lambda t: -t[1])[:TRIPLE_ALTS]
+        cut_odds.append(sum(r for _, r in alts) - sum(r for _, r in top))
+        fields.append((np.array([d for d, _ in top], np.int64), np.array([r for _, r in top], np.float64)))
+    n = len(fields)
+    odds = [float(f[1].sum()) + c for f, c in zip(fields, cut_odds)]
+    total = sum(odds)
+    cut = sum(c * (total - o) ** 2 / 2 for c, o in zip(cut_odds, odds)) * len(targets)
+    mass = 0.0
+    for i, j, k in combinations(range(n), 3):
+        (di, ri), (dj, rj), (dk, rk) = fields[i], fields[j], fields[k]
+        if not (len(di) and len(dj) and len(dk)):
+            continue
+        s = (di[:, None] + dj[None, :]).ravel()
+        p = (ri[:, None] * rj[None, :]).ravel()
+        order = np.argsort(dk, kind="stable")
+        dk_s, rk_s = dk[order], rk[order]
+        for t in targets:
+            need = t - s
+            lo = np.searchsorted(dk_s, need, "left")
+            hi = np.searchsorted(dk_s, need, "right")
+            csum = np.concatenate([[0.0], np.cumsum(rk_s)])
+            mass += float((p * (csum[hi] - csum[lo])).sum())
+    return mass, cut
