@@ -106,6 +106,7 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
             stats["fields"] += written
             if st == "auto" and _norm(ftype, v) != _norm(ftype, tv):
                 stats["silent"] += 1
+                stats["digit_silent"] += ftype == "digits"
                 errors.append(f"{k} {name}: read {v!r} (auto), paper {tv!r}{' [ambiguous]' if name in amb else ''}")
     missing = [k for k in entries_t if k not in got_entries and src_of.get(k[:2], ("",))[0] in ("identified",
                                                                                                "conflict")]
@@ -156,7 +157,7 @@ def run_profile(kit_dir: Path, work: Path, profile: str, pages: int, workers: in
         "silent": s["silent"], "mark_fields": s["mark_fields"],
         "mark_review": s["mark_review"] / max(1, s["mark_fields"]),
         "digit_fields": s["digit_fields"], "digit_review": s["digit_review"] / max(1, s["digit_fields"]),
-        "digit_auto_ok": s["digit_auto_ok"] / max(1, s["digit_fields"]),
+        "digit_auto_ok": s["digit_auto_ok"] / max(1, s["digit_fields"]), "digit_silent": s["digit_silent"],
         "unidentified": rep.statuses["unidentified"], "pages_s": rep.pages_per_second,
         "x_decode": rep.seconds / dec if dec else 0.0, "worker_mb": rep.worker_maxrss_kb / 1024,
         "parent_mb": rep.parent_maxrss_kb / 1024, "errors": cmp["errors"][:20], "sim_s": sim_s,
@@ -171,7 +172,30 @@ import json, multiprocessing as mp, resource, sys, time
 args = json.loads(sys.argv[1])
 sys.path.insert(0, args["root"])
 from scan_ingest.pipeline import ingest
+import glob, os, threading
+peak = {"pss_kb": 0}
+stop = threading.Event()
+def _pss(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            return next(int(l.split()[1]) for l in fh if l.startswith("Pss:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
+def _sample():  # the whole ingest's real footprint: proportional set size of this process and its workers
+    while not stop.is_set():
+        kids = set()
+        for f in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+            try:
+                kids.update(open(f).read().split())
+            except OSError:
+                pass
+        peak["pss_kb"] = max(peak["pss_kb"], _pss(os.getpid()) + sum(_pss(k) for k in kids))
+        stop.wait(0.1)
+t = threading.Thread(target=_sample, daemon=True)
+t.start()
 rep = ingest(args["files"], db_path=args["db"], workers=args["workers"])
+stop.set()
+t.join()
 deadline = time.monotonic() + 60
 while mp.active_children() and time.monotonic() < deadline:  # reap the pool's workers (shutdown(wait=False))
     time.sleep(0.05)
@@ -180,6 +204,7 @@ print(json.dumps({
     "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     "worker_reported_kb": rep.worker_maxrss_kb, "unreaped": len(mp.active_children()),
+    "pss_total_kb": peak["pss_kb"],
 }))
 """
 
@@ -218,6 +243,8 @@ def big_pdf(kit_dir: Path, work: Path, pages: int, workers: int) -> dict[str, An
             # upper bound of the whole ingest at its peak: the workers' RSS also counts the pages they share
             # with the parent (forked: code, libraries, the digit model)
             "total_mb_bound": parent_mb + workers * worker_mb, "workers": workers,
+            # sampled every 0.1 s: the sum of the proportional set sizes (shared pages split between processes)
+            "pss_total_mb": rep.get("pss_total_kb", 0) / 1024,
             "children_mb": rep["children_kb"] / 1024, "worker_reported_mb": rep["worker_reported_kb"] / 1024,
             "unreaped": rep["unreaped"],
             "pdf_mb": pdf.stat().st_size / 1e6}
@@ -261,6 +288,15 @@ def main(argv: list[str] | None = None) -> int:
         tot["fields"] += r["fields"]
         tot["silent"] += r["silent"]
     print(f"total: {tot['fields']} filled fields, {tot['silent']} silent errors")
+    if results:
+        print()
+        print("digit fields (papier.digits; amounts accepted through the page total included):")
+        dh = f"{'profile':<17}{'fields':>8}{'auto ok':>9}{'silent':>8}{'review':>8}"
+        print(dh)
+        print("-" * len(dh))
+        for r in results:
+            print(f"{r['profile']:<17}{r['digit_fields']:>8}{r['digit_auto_ok']:>9.1%}{r['digit_silent']:>8}"
+                  f"{r['digit_review']:>8.1%}")
     for r in results:
         for e in r["errors"]:
             print(f"  [{r['profile']}] {e}")
@@ -268,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"big PDF ({big['pdf_mb']:.0f} MB): {big['pages']} pages in {big['seconds']:.1f} s "
               f"({big['pages_s']:.1f} pages/s, {big['x_decode']:.1f}x decode); ingest alone in a fresh process, "
               f"peak memory: ingest process {big['parent_mb']:.0f} MB, each worker {big['worker_mb']:.0f} MB, "
-              f"total <= {big['total_mb_bound']:.0f} MB ({big['workers']} workers)")
+              f"total <= {big['total_mb_bound']:.0f} MB ({big['workers']} workers); measured total (PSS, sampled) "
+              f"{big['pss_total_mb']:.0f} MB")
     return 0
 
 
