@@ -474,27 +474,11 @@ def _digit_trace_mm2(dark: Any, f: FieldGeom) -> float:
 
 
 def _copy_box_trace(aligned: np.ndarray, layout: PageLayout) -> float:
-    """Ink (mm²) in the « copie n° » boxes counted pixel by pixel: the blank test of writing zones removes every
-    speck (a 2x2 opening), and that also removes a pencil digit dithered into dots by a fax (measured: a pencil "2"
-    left 0.06 mm² after the opening, 1.2 mm² before). Here only a box's one or two toner specks are left out
-    (marks.drop_specks; a dithered digit is many dots). 0.0 when the form has no such box."""
+    """Ink (mm²) in the « copie n° » boxes counted pixel by pixel (_digit_trace_mm2): the blank test of writing
+    zones removes every speck (a 2x2 opening), and that also removes a pencil digit dithered into dots by a fax
+    (measured: a pencil "2" left 0.06 mm² after the opening, 1.2 mm² before). 0.0 when the form has no such box."""
     f = next((g for g in layout.page_entry.fields if g.name == "copie"), None)
-    if f is None:
-        return 0.0
-    zones = mk.field_zones(f)
-    m = 10.0  # mm of page around the boxes for the paper level
-    x0, y0 = min(z.x for z in zones) - m, min(z.y for z in zones) - m
-    x1, y1 = max(z.x + z.w for z in zones) + m, max(z.y + z.h for z in zones) + m
-    h, w = aligned.shape
-    px0, py0 = max(0, int(x0 * K)), max(0, int(y0 * K))
-    dark = mk.darkness(aligned[py0:min(h, int(y1 * K)), px0:min(w, int(x1 * K))])
-    total = 0
-    for z in zones:
-        ys, xs = mk.zone_slices(z)
-        crop = dark.crop(slice(ys.start - py0, ys.stop - py0), slice(xs.start - px0, xs.stop - px0))
-        crop = mk.drop_specks(crop, np.ones(crop.shape, bool))  # one or two toner specks are paper
-        total += int((crop > INK_DARKNESS).sum())
-    return total / (K * K)
+    return 0.0 if f is None else _digit_trace_mm2(mk.darkness(aligned), f)
 
 
 def _copy_snippet(entries: list[EntryResult], aligned: np.ndarray, layout: PageLayout, ctx: ReadContext,
