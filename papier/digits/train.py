@@ -55,6 +55,7 @@ EPOCHS = 20
 # held-out box accuracy 97.5 % (shipped: 96.9-97.2 %) but overconfident (temperature 2.3) and fewer fields
 # accepted (15 % instead of 24 %): it learnt the 84k rendered crops rather than the hands.
 BATCH_NORM = False
+RENDERINGS = 1  # distinct renderings of the training set over the epochs (1: one rendering for every epoch)
 BATCH = 128
 # class weights of the profiles in training (photos and faxes are the hard ones)
 TRAIN_PROFILES = PROFILES
@@ -162,20 +163,29 @@ def export_onnx(params: dict[str, np.ndarray], path: Path) -> None:
     path.write_bytes(buf.getvalue())
 
 
-def train(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> tuple[dict[str, np.ndarray], list[float]]:
+def train(x: np.ndarray, y: np.ndarray, epochs: int, seed: int,
+          rerender=None) -> tuple[dict[str, np.ndarray], list[float]]:
+    """`rerender(k)`, when given, returns the k-th fresh rendering (x, y) of the training set, used from epoch
+    k * epochs / RENDERINGS on (the same digits drawn again: new offsets, strokes, degradations)."""
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     net = build_net()
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
-    steps = epochs * ((len(y) + BATCH - 1) // BATCH)
+    steps = epochs * ((int(len(y) * 1.05) + BATCH - 1) // BATCH)  # a new rendering may hold a few more crops
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
     X = torch.from_numpy(x.astype(np.float32)).unsqueeze(1)
     Y = torch.from_numpy(y)
     g = torch.Generator().manual_seed(seed)
     losses = []
+    per = max(1, epochs // RENDERINGS)
     for ep in range(epochs):
+        if rerender is not None and ep and ep % per == 0 and ep // per < RENDERINGS:
+            x, y = rerender(ep // per)
+            X = torch.from_numpy(x.astype(np.float32)).unsqueeze(1)
+            Y = torch.from_numpy(y)
+            print(f"  rendering {ep // per + 1}/{RENDERINGS}: {len(y)} crops", flush=True)
         net.train()
         perm = torch.randperm(len(Y), generator=g)
         tot, n = 0.0, 0
@@ -244,15 +254,18 @@ def main(argv: list[str] | None = None) -> int:
         pool = images[tr]
         copies = (2, 1, 1) if args.quick else (MNIST_COPIES, OPT_COPIES, EXTRA_COPIES)
         t0 = time.time()
-        xa, ya = render_set(images[tr], labels[tr], copies[0], SEED, pool)
-        xb, yb = render_set(opt_x, opt_y, copies[1], SEED + 1, pool)
-        xc, yc = render_set(ext_x, ext_y, copies[2], SEED + 2, pool)
-        x = np.concatenate([xa, xb, xc])
-        y = np.concatenate([ya, yb, yc])
+        def rendering(k: int) -> tuple[np.ndarray, np.ndarray]:
+            base = SEED + 10 * k
+            xa, ya = render_set(images[tr], labels[tr], copies[0], base, pool)
+            xb, yb = render_set(opt_x, opt_y, copies[1], base + 1, pool)
+            xc, yc = render_set(ext_x, ext_y, copies[2], base + 2, pool)
+            return np.concatenate([xa, xb, xc]), np.concatenate([ya, yb, yc])
+
+        x, y = rendering(0)
         t_render = time.time() - t0
         print(f"rendered {len(y)} training crops in {t_render:.0f} s; class counts {np.bincount(y).tolist()}")
         t0 = time.time()
-        params, losses = train(x, y, 2 if args.quick else EPOCHS, SEED)
+        params, losses = train(x, y, 2 if args.quick else EPOCHS, SEED, rendering if RENDERINGS > 1 else None)
         t_train = time.time() - t0
         print(f"trained in {t_train:.0f} s")
         if args.quick:
@@ -281,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
                             "stray dashes/ticks/curves/dots, blank boxes with dust; +-1 px jitter in training",
             "architecture": {"layers": "conv5x5/2-conv3x3/2-conv3x3-fc-fc (relu, dropout 0.25" + ("; batch norm in training, folded into the convolutions)" if BATCH_NORM else ")"), **ARCH,
                              "parameters": int(sum(v.size for v in params.values()))},
-            "training": {"seed": SEED, "epochs": EPOCHS, "batch": BATCH, "optimizer": "AdamW 3e-3 one-cycle",
+            "training": {"seed": SEED, "epochs": EPOCHS, "batch": BATCH, "optimizer": "AdamW 3e-3 one-cycle", "renderings": RENDERINGS,
+                         "batch_norm": BATCH_NORM,
                          "loss_per_epoch": [round(v, 4) for v in losses], "render_seconds": round(t_render),
                          "train_seconds": round(t_train), "torch": torch.__version__},
         })
