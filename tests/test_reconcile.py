@@ -177,6 +177,8 @@ def test_fields_marked_illegible_are_said_illegible_not_blank(tmp_path: Path):
                          today=TODAY)
     rows = (out.out_dir / "a_verifier.csv").read_text(encoding="utf-8-sig")
     assert "montant illisible" in rows and "nom illisible" in rows
+    summary = json.loads((out.out_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["illisibles"] == {"paiements": 1, "mediatheque": 1, "etat_civil": 1}
 
 
 def test_photocopied_sheet_receipts_are_distinct():

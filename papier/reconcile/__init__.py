@@ -205,5 +205,11 @@ def _figures(pay: PaymentsResult, lib: LibraryResult, civ: CivilResult, led: Led
             "non_identifiees": counts.get("non_identifiee", 0),
             "hors_kit": counts.get("hors_kit", 0),
         },
+        # lines / fiches holding a field a reviewer marked unreadable (they are in a_verifier.csv as « illisible »)
+        "illisibles": {
+            "paiements": sum(1 for p in pay.lines if any("illisible" in r for r in p.reasons)),
+            "mediatheque": sum(1 for ln in lib.lines if any("illisible" in r for r in ln.reasons)),
+            "etat_civil": sum(1 for f in civ.fiches if any("illisible" in r for r in f.review)),
+        },
         "fichiers": FILES,
     }
