@@ -82,7 +82,7 @@ def _page(amounts: list[str], total: str, p: float):
             elif f.name == "annulee":
                 fr.append(FieldResult(f.name, f.type, False, "auto", 0.99, [], None, False))
         entries.append(EntryResult(e.row, e.kind, {}, True, fr))
-    r = decide(_boxes(total, p), semantic="amount_cents", check=None)
+    r = decide(_boxes(total, p, {4: 3}), semantic="amount_cents", check=None)
     t = FieldResult("total", "digits", r.value, r.status, r.confidence, r.alternatives, r.reason, True)
     raw[id(t)] = r
     entries.append(EntryResult(layout.page_entry.row, "page", {}, True, [t]))
