@@ -21,6 +21,9 @@ MODEL_FILE = Path(__file__).resolve().parent / "model.npz"
 # faster than the numpy path; used only when it gives the numpy path's logits on a probe batch
 ONNX_FILE = MODEL_FILE.with_suffix(".onnx")
 N_CLASSES = 11
+# boxes per OpenCV forward pass: its layer buffers grow with the batch (a 300-box batch kept 14 MB more in every
+# reader process); 64 is as fast per box
+FAST_BATCH = 64
 MARK = 10
 
 
@@ -45,11 +48,13 @@ class DigitNet:
     def __init__(self, params: dict[str, np.ndarray]):
         self.p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items()}
         self.temperature = float(params.get("temperature", np.array(1.0)))
-        self.fc1_w = self.p["fc1.weight"]
-        # fc1 expects a (C, H, W) flatten (PyTorch); reorder its columns once for our (H, W, C) activations
+        # fc1 expects a (C, H, W) flatten (PyTorch); reorder its columns once for our (H, W, C) activations (the
+        # original order is not kept: 3.3 MB less in every reader process)
+        fc1_w = self.p.pop("fc1.weight")
         C3 = self.p["conv3.weight"].shape[0]
-        F = self.fc1_w.shape[0]
-        self.fc1_hwc = self.fc1_w.reshape(F, C3, 5, 5).transpose(0, 2, 3, 1).reshape(F, -1).T.copy()
+        F = fc1_w.shape[0]
+        self.fc1_hwc = fc1_w.reshape(F, C3, 5, 5).transpose(0, 2, 3, 1).reshape(F, -1).T.copy()
+        del fc1_w
         self.fast = None
 
     def use_onnx(self, path: Path) -> bool:
@@ -73,8 +78,12 @@ class DigitNet:
     def logits(self, x28: np.ndarray) -> np.ndarray:
         """x28: (B, 28, 28) float32 in [0, 1], white ink on black. Returns (B, 11) raw logits."""
         if self.fast is not None:
-            self.fast.setInput(np.ascontiguousarray(np.asarray(x28, np.float32)[:, None]))
-            return np.array(self.fast.forward(), np.float32)
+            x = np.asarray(x28, np.float32)[:, None]
+            out = []
+            for i in range(0, len(x), FAST_BATCH):
+                self.fast.setInput(np.ascontiguousarray(x[i:i + FAST_BATCH]))
+                out.append(np.array(self.fast.forward(), np.float32))
+            return np.concatenate(out) if out else np.zeros((0, N_CLASSES), np.float32)
         return self.logits_numpy(x28)
 
     def logits_numpy(self, x28: np.ndarray) -> np.ndarray:
