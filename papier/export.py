@@ -22,7 +22,7 @@ STATUS_FR = {"auto": "lu", "review": "à vérifier", "verified": "vérifié"}
 SHEET_FR = {"primary": "", "conflict": "conflit", "superseded": "remplacée"}
 
 
-def _entries(db: Any, form: str | None, all_sheets: bool = True) -> Iterator[dict[str, Any]]:
+def entry_rows(db: Any, form: str | None, all_sheets: bool = True) -> Iterator[dict[str, Any]]:
     """Entries with ink, in the order their pages were seen, each with its fields.
 
     ``export`` asks for ``primary`` sheets only (its default): a sheet read a second time from another image (``conflict``, not decided
@@ -59,7 +59,7 @@ def _entries(db: Any, form: str | None, all_sheets: bool = True) -> Iterator[dic
         }
 
 
-def _pages(db: Any) -> Iterator[dict[str, Any]]:
+def page_rows(db: Any) -> Iterator[dict[str, Any]]:
     """One line per page image seen; ``sheet_status`` (primary | conflict | superseded, null for pages without a
     sheet) says whether its reading is in the entry export (only ``primary`` is, by default); ``resolution`` is
     the review page's decision on the page's problem, ``{"action", "by", "at"}`` (action ``not_papier`` |
@@ -161,7 +161,7 @@ def export(db_path: str | Path, fmt: str = "jsonl", form: str | None = None, pag
            output: str | Path | None = None, all_sheets: bool = False) -> int:
     """Write the export; returns the number of lines (entries or pages) written.
 
-    Entries come from ``primary`` sheets only unless ``all_sheets`` (see ``_entries``); the sheets left out are
+    Entries come from ``primary`` sheets only unless ``all_sheets`` (see ``entry_rows``); the sheets left out are
     announced on stderr (never left out silently)."""
     db = open_db(db_path, create=False)
     if not pages and not all_sheets:
@@ -182,17 +182,17 @@ def export(db_path: str | Path, fmt: str = "jsonl", form: str | None = None, pag
 
             raise PapierError("--pages n'existe qu'au format jsonl")
         with _out(output, bom=False) as out:
-            for p in _pages(db):
+            for p in page_rows(db):
                 out.write(json.dumps(p, ensure_ascii=False) + "\n")
                 n += 1
         return n
     if fmt == "jsonl":
         with _out(output, bom=False) as out:
-            for e in _entries(db, form, all_sheets):
+            for e in entry_rows(db, form, all_sheets):
                 out.write(json.dumps(e, ensure_ascii=False) + "\n")
                 n += 1
         return n
-    entries = list(_entries(db, form, all_sheets))
+    entries = list(entry_rows(db, form, all_sheets))
     buf = io.StringIO()
     _write_csv(entries, buf)
     with _out(output, bom=True) as out:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from papier.db import open_db
-from papier.export import _entries, _pages
+from papier.export import entry_rows, page_rows
 from papier.simulate import read_truth
 from scan_ingest.pipeline import ingest
 
@@ -51,7 +51,7 @@ def _name(source: str) -> str:
 def test_every_page_has_its_status_and_reason(ingested):
     path, report, _ = ingested
     db = open_db(path, create=False)
-    pages = list(_pages(db))
+    pages = list(page_rows(db))
     seen = [(_name(p["source"]), p["index"]) for p in pages]
     truth_pages = [t for t in TRUTH if t["type"] == "page"]
     want = [(t["source"], t["index"]) for t in truth_pages] + [(b, 1) for b in BAD]
@@ -88,7 +88,7 @@ def test_entries_against_the_truth(ingested):
     truth. Lines the truth says are blank may be exported (specks on a photocopy) only with blank auto values."""
     path, _, _ = ingested
     db = open_db(path, create=False)
-    got = {(_name(e["source"]), e["index"], e["row"]): e for e in _entries(db, None, all_sheets=True)}
+    got = {(_name(e["source"]), e["index"], e["row"]): e for e in entry_rows(db, None, all_sheets=True)}
     truth = {(t["source"], t["index"], t["row"]): t for t in TRUTH if t["type"] == "entry"}
     assert set(truth) <= set(got)
     assert len(truth) >= 12
