@@ -46,6 +46,7 @@ class IngestReport:
     worker_maxrss_kb: int = 0
     parent_maxrss_kb: int = 0
     results: list[PageResult] = field(default_factory=list)  # kept only when ingest(keep_results=True)
+    period: tuple[str, str] | None = None  # the crisis period the dates were read with (ISO)
 
     @property
     def pages_per_second(self) -> float:
@@ -68,6 +69,10 @@ class IngestReport:
         if self.conflicts:
             lines.append("Conflits (deux images différentes de la même feuille, à trancher) :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.conflicts]
+        if self.period:
+            a, b = (_dt.date.fromisoformat(d).strftime("%d/%m/%Y") for d in self.period)
+            lines.append(f"Dates de la crise attendues du {a} au {b} (autres dates à vérifier ; --periode pour "
+                         "la préciser).")
         if self.fields_review:
             lines.append(f"Vérifiez les valeurs signalées avec « papier review --db {self.db_path} ».")
         return "\n".join(lines)
@@ -290,13 +295,14 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
     fdir = files_dir(db_path)
     fdir.mkdir(parents=True, exist_ok=True)
     report = IngestReport(db_path)
+    report.period = tuple(d.isoformat() for d in (period or default_period()))  # type: ignore[assignment]
     run_id = int(db.execute("INSERT INTO runs (started, command, inputs, status) VALUES (?, ?, ?, ?)",
                             [now(), "scan ingest", jdump(list(inputs)), "running"]).lastrowid)
     forms, values = _custom_forms_and_values(db)
     ctx = ReadContext(files_dir=str(fdir.resolve()), rel_prefix=fdir.name,
                       keep_work=str(keep_work) if keep_work else None, known=_known_pages(db),
                       custom_forms=forms, kits=frozenset(kits) if kits else None, known_values=values,
-                      period=tuple(d.isoformat() for d in (period or default_period())))  # type: ignore[arg-type]
+                      period=report.period)
     items = _plan(expand_inputs(list(inputs)))
     tasks = [(i + 1, it[1]) for i, it in enumerate(items) if it[0] == "page"]
     n_workers = workers if workers is not None else (os.cpu_count() or 1)

@@ -50,3 +50,11 @@ def test_bad_period_is_refused_in_french(tmp_path):
     assert r.exit_code == 2 and "AAAA-MM-JJ:AAAA-MM-JJ" in r.output
     r = CliRunner().invoke(main, ["scan", "ingest", "--db", db, "--periode", "2026-12-01:2026-09-01", str(tmp_path)])
     assert r.exit_code == 2 and "avant son début" in r.output
+
+
+def test_the_summary_says_which_period_was_used(tmp_path):
+    empty = tmp_path / "vide"
+    empty.mkdir()
+    rep = ingest([str(empty)], db_path=tmp_path / "p.db", workers=1,
+                 period=(dt.date(2026, 9, 14), dt.date(2026, 11, 30)))
+    assert "Dates de la crise attendues du 14/09/2026 au 30/11/2026" in rep.summary()
