@@ -125,9 +125,9 @@ def test_illegible_and_blank_and_undo(dbp: Path) -> None:
         "illegible", "illisible")
     # kept on the field row, and said in the export (value null, status verified, the entry's `illegible` list)
     assert db.execute("SELECT decision FROM fields WHERE id = ?", (t["id"],)).fetchone()[0] == "illegible"
-    from papier.export import _entries
+    from papier.export import entry_rows
 
-    e = next(e for e in _entries(db, None) if e["page_key"] == t["context"]["page_key"]
+    e = next(e for e in entry_rows(db, None) if e["page_key"] == t["context"]["page_key"]
              and e["row"] == t["context"]["row"])
     assert e["illegible"] == [t["name"]] and e["fields"][t["name"]]["value"] is None
     assert e["fields"][t["name"]]["status"] == "verified"
@@ -198,10 +198,10 @@ def test_page_problems_and_their_actions(dbp: Path) -> None:
     got = {pid: (res, who) for pid, res, who in db.execute(
         "SELECT id, resolution, resolved_by FROM pages WHERE resolution IS NOT NULL")}
     assert got == {un["page_id"]: ("rescan", "Alice"), conf["page_id"]: ("keep_b", "Alice")}
-    from papier.export import _pages
+    from papier.export import page_rows
 
     seq = [r[0] for r in db.execute("SELECT id FROM pages ORDER BY seq")]
-    lines = dict(zip(seq, _pages(db)))
+    lines = dict(zip(seq, page_rows(db)))
     assert lines[un["page_id"]]["resolution"]["action"] == "rescan"
     assert lines[conf["page_id"]]["resolution"]["by"] == "Alice"
     assert sum(x["resolution"] is not None for x in lines.values()) == 2
