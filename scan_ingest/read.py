@@ -145,8 +145,9 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.page_key = pid.page_key
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
     aligned = warp(gray, al, ident.layout.size_mm)
-    res.entries = read_fields(aligned, ident.layout, ctx, sha, pid.kit_id, pid.serial, al)
-    res.copy = _copy_number(res.entries, _copy_box_trace(aligned, ident.layout))
+    dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
+    res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al)
+    res.copy = _copy_number(res.entries, _copy_box_trace(dark, ident.layout))
     if res.copy is None:
         _copy_snippet(res.entries, aligned, ident.layout, ctx, sha)
     if al.residual_mm > RESIDUAL_REVIEW_MM:
@@ -293,9 +294,8 @@ def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> 
     return api, out
 
 
-def read_fields(aligned: np.ndarray, layout: PageLayout, ctx: ReadContext, sha: str, kit_id: str, serial: int,
-                al: Alignment) -> list[EntryResult]:
-    dark = mk.darkness(aligned)
+def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx: ReadContext, sha: str,
+                kit_id: str, serial: int, al: Alignment) -> list[EntryResult]:
     plan = mk.mark_plan(layout)
     shifts = mk.registration(dark, plan)  # where the printed bubbles really are (a few px off after alignment)
     raw, frac = mk.measure_marks(dark, plan, shifts)
@@ -458,7 +458,7 @@ def _check_totals(layout: PageLayout, entries: list[EntryResult]) -> None:
             fr.status, fr.reason = "review", msg
 
 
-def _digit_trace_mm2(dark: Any, f: FieldGeom) -> float:
+def _digit_trace_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
     """Ink (mm²) in a digit field's boxes counted pixel by pixel, one or two toner specks per box left out: the
     writing-zone test (2x2 opening) also erases a pencil digit dithered into dots by a fax; such a field must be
     read (and sent to review when the reader sees nothing), never stored blank. Same rule as the « copie n° »."""
@@ -473,12 +473,12 @@ def _digit_trace_mm2(dark: Any, f: FieldGeom) -> float:
     return total / (K * K)
 
 
-def _copy_box_trace(aligned: np.ndarray, layout: PageLayout) -> float:
+def _copy_box_trace(dark: mk.Darkness, layout: PageLayout) -> float:
     """Ink (mm²) in the « copie n° » boxes counted pixel by pixel (_digit_trace_mm2): the blank test of writing
     zones removes every speck (a 2x2 opening), and that also removes a pencil digit dithered into dots by a fax
     (measured: a pencil "2" left 0.06 mm² after the opening, 1.2 mm² before). 0.0 when the form has no such box."""
     f = next((g for g in layout.page_entry.fields if g.name == "copie"), None)
-    return 0.0 if f is None else _digit_trace_mm2(mk.darkness(aligned), f)
+    return 0.0 if f is None else _digit_trace_mm2(dark, f)
 
 
 def _copy_snippet(entries: list[EntryResult], aligned: np.ndarray, layout: PageLayout, ctx: ReadContext,

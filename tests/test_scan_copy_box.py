@@ -54,7 +54,7 @@ def test_dotted_digit_is_invisible_to_the_zone_test_but_makes_the_copy_unsure(al
         img[py, px] = 0
     dark = mk.darkness(img)
     assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"  # why it went silent
-    trace = _copy_box_trace(img, layout)
+    trace = _copy_box_trace(dark, layout)
     assert trace >= COPY_TRACE_MM2
     entries = _blank_copie(layout.page_entry.row)
     assert _copy_number(entries, trace) is None
@@ -62,7 +62,7 @@ def test_dotted_digit_is_invisible_to_the_zone_test_but_makes_the_copy_unsure(al
     assert fr.status == "review" and fr.has_ink and entries[-1].has_ink
     assert "copie" in fr.reason and "original" in fr.reason
     # the blank page: no trace at all, the original
-    assert _copy_box_trace(page, layout) == 0.0
+    assert _copy_box_trace(mk.darkness(page), layout) == 0.0
     assert _copy_number(_blank_copie(layout.page_entry.row), 0.0) == 0
 
 
