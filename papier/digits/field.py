@@ -65,11 +65,6 @@ def _strings(digits: np.ndarray) -> list[str]:
     return [text[i * n:(i + 1) * n] for i in range(len(digits))]
 
 
-def _beam(probs: list[np.ndarray], k: int, width: int) -> list[tuple[str, float]]:
-    digits, scores = _beam_arrays(probs, k, width)
-    return list(zip(_strings(digits), (float(s) for s in scores)))
-
-
 def _check_ok(digits: np.ndarray, check: str) -> np.ndarray | None:
     """Luhn / EAN-13 validity of every reading at once (None: not vectorised for this field)."""
     d = digits.astype(np.int64)
@@ -142,7 +137,8 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
 
     problem_of = _problems(beam_digits, strings, semantic, check)
 
-    def weight(c: str) -> float:
+    def prior(c: str) -> float:
+        """What the form knows about a reading, control total aside."""
         if problem_of[c] is not None:
             w = policy.INVALID_PRIOR  # the writer may have written an invalid value: it stays a hypothesis
             if known is not None:
@@ -151,13 +147,15 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
             w = 1.0
             if known is not None and c not in known:
                 w *= policy.UNKNOWN_PRIOR
+        return w
+
+    prior_of = {c: prior(c) for c, _ in cands}
+
+    def weight(c: str) -> float:
+        w = prior_of[c]
         if expected_sum is not None and (not c.isdigit() or int(c) != expected_sum):
             w *= SUM_MISMATCH_WEIGHT
         return w
-
-    def weight_no_sum(c: str) -> float:
-        w = policy.INVALID_PRIOR if problem_of[c] is not None else 1.0
-        return w * policy.UNKNOWN_PRIOR if known is not None and (problem_of[c] is not None or c not in known) else w
 
     weighted = sorted(((c, s * weight(c)) for c, s in cands), key=lambda t: -t[1])
     mass = sum(m for _, m in weighted)
@@ -202,8 +200,8 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
     status = "auto" if not problems else "review"
     candidates: tuple[tuple[str, float], ...] = ()
     if value is not None:
-        raw = sorted(((c, s * weight_no_sum(c)) for c, s in cands if problem_of[c] is None), key=lambda t: -t[1])
-        raw_total = sum(s * weight_no_sum(c) for c, s in cands) + residual_w
+        raw = sorted(((c, s * prior_of[c]) for c, s in cands if problem_of[c] is None), key=lambda t: -t[1])
+        raw_total = sum(s * prior_of[c] for c, s in cands) + residual_w
         if raw and raw_total > 0:
             candidates = tuple((c, m / raw_total) for c, m in raw[:CANDIDATES_KEPT])
     return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Sequence
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class SumTerm:
@@ -88,31 +90,29 @@ TRIPLE_ALTS = 16
 def _triples(info, targets: set[int]) -> tuple[float, float]:
     """(mass of consistent three-misread configurations among the fields' TRIPLE_ALTS likeliest alternatives,
     upper bound of those involving a less likely alternative)."""
-    import numpy as np
-
-    fields = []
+    fields = []  # per field: deltas and odds of its likeliest alternatives, deltas sorted, with the odds' cumsum
     cut_odds = []
     for _, _, alts, _ in info:
         top = sorted(alts, key=lambda t: -t[1])[:TRIPLE_ALTS]
         cut_odds.append(sum(r for _, r in alts) - sum(r for _, r in top))
-        fields.append((np.array([d for d, _ in top], np.int64), np.array([r for _, r in top], np.float64)))
+        d = np.array([d for d, _ in top], np.int64)
+        r = np.array([r for _, r in top], np.float64)
+        order = np.argsort(d, kind="stable")
+        fields.append((d, r, d[order], np.concatenate([[0.0], np.cumsum(r[order])])))
     n = len(fields)
     odds = [float(f[1].sum()) + c for f, c in zip(fields, cut_odds)]
     total = sum(odds)
     cut = sum(c * (total - o) ** 2 / 2 for c, o in zip(cut_odds, odds)) * len(targets)
     mass = 0.0
     for i, j, k in combinations(range(n), 3):
-        (di, ri), (dj, rj), (dk, rk) = fields[i], fields[j], fields[k]
+        (di, ri, _, _), (dj, rj, _, _), (dk, _, dk_s, csum) = fields[i], fields[j], fields[k]
         if not (len(di) and len(dj) and len(dk)):
             continue
         s = (di[:, None] + dj[None, :]).ravel()
         p = (ri[:, None] * rj[None, :]).ravel()
-        order = np.argsort(dk, kind="stable")
-        dk_s, rk_s = dk[order], rk[order]
         for t in targets:
             need = t - s
             lo = np.searchsorted(dk_s, need, "left")
             hi = np.searchsorted(dk_s, need, "right")
-            csum = np.concatenate([[0.0], np.cumsum(rk_s)])
             mass += float((p * (csum[hi] - csum[lo])).sum())
     return mass, cut
