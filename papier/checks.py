@@ -54,10 +54,14 @@ def parse_date(value: str, semantic: str) -> _dt.date | None:
     return None
 
 
+# How a date is written in the boxes of each date semantic (strftime).
+DATE_FORMATS = {"date_ddmmyy": "%d%m%y", "date_ddmmyyyy": "%d%m%Y", "date_ddmm": "%d%m"}
+
+
 @lru_cache(maxsize=16)
 def dates_between(start: _dt.date, end: _dt.date, semantic: str) -> frozenset[str]:
     """Every date from start to end (inclusive) written as a digit field of this date semantic."""
-    fmt = {"date_ddmmyy": "%d%m%y", "date_ddmmyyyy": "%d%m%Y", "date_ddmm": "%d%m"}[semantic]
+    fmt = DATE_FORMATS[semantic]
     return frozenset((start + _dt.timedelta(days=i)).strftime(fmt) for i in range((end - start).days + 1))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from papier.checks import ean13_check_digit, luhn_check_digit
+from papier.checks import DATE_FORMATS, ean13_check_digit, luhn_check_digit
 
 # A crisis that starts on a Monday in the autumn (the forms' example says "oct. 2026").
 DEFAULT_START = dt.date(2026, 9, 14)
@@ -84,11 +84,7 @@ def _pick(rng: np.random.Generator, seq: Any) -> Any:
 
 
 def fmt_date(d: dt.date, semantic: str) -> str:
-    if semantic == "date_ddmmyyyy":
-        return d.strftime("%d%m%Y")
-    if semantic == "date_ddmm":
-        return d.strftime("%d%m")
-    return d.strftime("%d%m%y")
+    return d.strftime(DATE_FORMATS.get(semantic, DATE_FORMATS["date_ddmmyy"]))
 
 
 def fmt_time(h: int, m: int) -> str:
