@@ -295,10 +295,17 @@ def evidence_bytes(page: LoadedPage) -> bytes:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a file so that a crash never leaves a half-written one under its final name."""
-    if path.exists():
+    # (plain os calls, the folder made only when missing: a page writes ~25 snippets, each one file creation)
+    p = os.fspath(path)
+    if os.path.exists(p):
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    folder, name = os.path.split(p)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        fh = open(tmp, "wb")
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fh = open(tmp, "wb")
+    with fh:
         fh.write(data)
-    os.replace(tmp, path)
+    os.replace(tmp, p)
