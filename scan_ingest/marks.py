@@ -26,6 +26,27 @@ K = ALIGN_PX_PER_MM
 UNSURE_FRAC = (MARK_FRAC_EMPTY + MARK_FRAC_MARKED) / 2  # a measurement that classify() always calls "unsure"
 
 
+def _darkness_of(a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Darkness of pixel values `a` on paper level `p` (float32 arrays): the one formula of this module."""
+    return np.clip(1.0 - a / p, 0.0, 1.0)
+
+
+def _ink_limits() -> np.ndarray:
+    """For each paper level p (uint8), the number of pixel values a (0…255) that are ink on it: the pixel is ink
+    (darkness > INK_DARKNESS) exactly when a < limit[p]. Built from the float formula itself for all 256 x 256
+    pairs, so the integer test gives the same answer pixel for pixel without computing any darkness."""
+    a = np.arange(256, dtype=np.float32)[:, None]
+    p = np.maximum(np.arange(256, dtype=np.float32), 1.0)[None, :]  # paper levels are >= 40 (Darkness)
+    ink = _darkness_of(a, p) > INK_DARKNESS
+    limit = ink.sum(axis=0)
+    # darkness falls as a rises: the ink values of each paper level are a prefix 0 … limit - 1
+    assert (ink == (np.arange(256)[:, None] < limit[None, :])).all() and limit.max() <= 255
+    return limit.astype(np.uint8)
+
+
+_INK_LIMIT = _ink_limits()
+
+
 class Darkness:
     """Darkness in [0, 1] relative to the local paper level (a max filter at 1/8 scale, blurred), computed only
     where it is asked for (bubbles, writing zones): most of a page is never looked at."""
@@ -38,15 +59,27 @@ class Darkness:
         paper = np.maximum(paper, 40)
         self.aligned = aligned
         self.paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
+        self._ink: dict[tuple[int | None, ...], np.ndarray] = {}
 
     def at(self, flat_idx: np.ndarray) -> np.ndarray:
         a = self.aligned.ravel()[flat_idx].astype(np.float32)
         p = self.paper.ravel()[flat_idx].astype(np.float32)
-        return np.clip(1.0 - a / p, 0.0, 1.0)
+        return _darkness_of(a, p)
 
     def crop(self, ys: slice, xs: slice) -> np.ndarray:
-        a = self.aligned[ys, xs].astype(np.float32)
-        return np.clip(1.0 - a / self.paper[ys, xs].astype(np.float32), 0.0, 1.0)
+        return _darkness_of(self.aligned[ys, xs].astype(np.float32), self.paper[ys, xs].astype(np.float32))
+
+    def ink(self, ys: slice, xs: slice) -> np.ndarray:
+        """`crop(ys, xs) > INK_DARKNESS` (the same pixels, bool, read-only), by integer comparison: no float image.
+        Kept per zone: a digit field's boxes are measured twice (ink area, then the trace of a blank field)."""
+        key = (ys.start, ys.stop, xs.start, xs.stop)
+        m = self._ink.get(key)
+        if m is None:
+            a, p = self.aligned[ys, xs], self.paper[ys, xs]
+            m = np.less(a, cv2.LUT(p, _INK_LIMIT)) if a.size else np.zeros(a.shape, bool)
+            m.flags.writeable = False
+            self._ink[key] = m
+        return m
 
 
 def darkness(aligned: np.ndarray) -> Darkness:
@@ -159,12 +192,15 @@ def ring_offsets(dark: Darkness, plan: MarkPlan) -> tuple[np.ndarray, np.ndarray
     S = REG_MAX_SHIFT_PX
     t = plan.ring_tmpl.shape[0] // 2
     h, w = dark.aligned.shape
-    for i in range(n):
-        x, y = (int(np.floor(v)) for v in plan.spot_xy[i])
-        y0, y1, x0, x1 = y - t - S, y + t + S + 1, x - t - S, x + t + S + 1
-        if y0 < 0 or x0 < 0 or y1 > h or x1 > w:
-            continue
-        res = cv2.matchTemplate(dark.crop(slice(y0, y1), slice(x0, x1)), plan.ring_tmpl, cv2.TM_CCORR)
+    # every bubble's search window (2 (t + S) + 1 px square) in one gather: the same darkness values as a crop each
+    xy = np.floor(plan.spot_xy[:n]).astype(np.int64)
+    inside = (xy[:, 1] - t - S >= 0) & (xy[:, 0] - t - S >= 0) & (xy[:, 1] + t + S + 1 <= h) & \
+        (xy[:, 0] + t + S + 1 <= w)
+    side = np.arange(-t - S, t + S + 1)
+    win = (side[:, None] * w + side[None, :])[None] + (xy[:, 1] * w + xy[:, 0])[:, None, None]
+    wins = dark.at(np.where(inside[:, None, None], win, 0))
+    for i in np.flatnonzero(inside):
+        res = cv2.matchTemplate(wins[i], plan.ring_tmpl, cv2.TM_CCORR)
         _, mv, _, (bx, by) = cv2.minMaxLoc(res)
         sx, sy = float(bx - S), float(by - S)
         if 0 < bx < res.shape[1] - 1:  # parabola through the peak and its neighbours: sub-pixel
@@ -245,31 +281,44 @@ def drop_specks(d: np.ndarray, inside: np.ndarray) -> np.ndarray:
     (SPECK_MAX_PX, SPECK_MAX_SIDE), not touching the measured area's edge (a stroke coming from outside is never a
     speck) — and there are at most SPECK_MAX_COUNT of them, they (and their blurred rim) count as paper. Anything
     else is returned unchanged. `inside`: the measured pixels (the disk, or the whole box)."""
-    ink = ((d > INK_DARKNESS) & inside).astype(np.uint8)
-    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    if n <= 1 or n - 1 > SPECK_MAX_COUNT:
+    rim = speck_rim((d > INK_DARKNESS) & inside, inside)
+    if rim is None:
         return d
+    out = d.copy()
+    out[rim] = 0.0
+    return out
+
+
+def speck_rim(ink: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
+    """drop_specks on an ink mask (ink pixels inside the measured area): the pixels that count as paper (the
+    specks and their rim) when every blob is a speck, else None (nothing dropped)."""
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if n <= 1 or n - 1 > SPECK_MAX_COUNT:
+        return None
     edge = inside & ~cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
                                borderValue=0).astype(bool)
     for j in range(1, n):
         if (st[j, cv2.CC_STAT_AREA] > SPECK_MAX_PX or max(st[j, cv2.CC_STAT_WIDTH], st[j, cv2.CC_STAT_HEIGHT])
                 > SPECK_MAX_SIDE or (edge & (lab == j)).any()):
-            return d
-    rim = cv2.dilate((lab > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    out = d.copy()
-    out[rim] = 0.0
-    return out
+            return None
+    return cv2.dilate((lab > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def is_streak(d: np.ndarray, inside: np.ndarray) -> bool:
     """A fax transmission streak across a bubble or box: a thin horizontal band of ink (at most STREAK_MAX_ROWS
     rows, each inked over ≥ STREAK_ROW_SPAN of the area's width there and running off its edge: the line goes on
     outside) with next to no other ink. A person's tick, cross or fill is never a flat line of ink."""
+    if not inside.size:
+        return False
     ink = (d > INK_DARKNESS) & inside
     width = inside.sum(axis=1)
     run = ink.sum(axis=1)
-    left = np.array([r[m].any() and r[m][0] for r, m in zip(ink, inside)], bool)
-    right = np.array([r[m].any() and r[m][-1] for r, m in zip(ink, inside)], bool)
+    # is the row's first (last) measured pixel ink? (rows with no measured pixel: no)
+    ri = np.arange(len(inside))
+    first = inside.argmax(axis=1)
+    last = inside.shape[1] - 1 - inside[:, ::-1].argmax(axis=1)
+    left = (width > 0) & ink[ri, first]
+    right = (width > 0) & ink[ri, last]
     band = (width > 0) & (run >= STREAK_ROW_SPAN * np.maximum(width, 1)) & (left | right)
     rows = np.flatnonzero(band)
     if not len(rows) or rows[-1] - rows[0] + 1 > STREAK_MAX_ROWS:
@@ -398,13 +447,10 @@ def ink_area_mm2(dark: Darkness, zones: list[Rect]) -> float:
     total = 0
     for r in zones:
         ys, xs = zone_slices(r)
-        crop = dark.crop(ys, xs)
-        if crop.size == 0:
+        ink = dark.ink(ys, xs)
+        if ink.size == 0 or not ink.any():
             continue
-        mask = (crop > INK_DARKNESS).astype(np.uint8)
-        if not mask.any():
-            continue
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _OPEN)
+        mask = cv2.morphologyEx(ink.view(np.uint8), cv2.MORPH_OPEN, _OPEN)
         total += int(mask.sum())
     return total / (K * K)
 

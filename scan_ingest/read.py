@@ -28,7 +28,7 @@ from scan_ingest.identify import identify
 from scan_ingest.model import EntryResult, FieldResult, PageResult
 from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_page, write_atomic
 from scan_ingest.thresholds import (
-    ALIGN_PX_PER_MM, COPY_TRACE_MM2, HALO_INK_MIN, INK_DARKNESS, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
+    ALIGN_PX_PER_MM, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -219,12 +219,18 @@ def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]],
 
 
 def _digit_crops(aligned: np.ndarray, boxes: tuple[Rect, ...], margin_mm: float) -> list[np.ndarray]:
-    """Each box plus a margin, always the same pixel size for a given box size (the reader stacks them)."""
+    """Each box plus a margin, always the same pixel size for a given box size (the reader stacks them): a
+    read-only view of the aligned page (the reader copies its batch), padded with paper only at the page's edge."""
     h, w = aligned.shape
     out = []
     for b in boxes:
         ch, cw = int(round((b.h + 2 * margin_mm) * K)), int(round((b.w + 2 * margin_mm) * K))
         y0, x0 = int(round((b.y - margin_mm) * K)), int(round((b.x - margin_mm) * K))
+        if y0 >= 0 and x0 >= 0 and y0 + ch <= h and x0 + cw <= w:
+            crop = aligned[y0:y0 + ch, x0:x0 + cw].view()
+            crop.flags.writeable = False
+            out.append(crop)
+            continue
         crop = np.full((ch, cw), 255, np.uint8)
         sy0, sx0 = max(0, y0), max(0, x0)
         sy1, sx1 = min(h, y0 + ch), min(w, x0 + cw)
@@ -465,11 +471,11 @@ def _digit_trace_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
     total = 0
     for z in mk.field_zones(f):
         ys, xs = mk.zone_slices(z)
-        crop = dark.crop(ys, xs)
-        if crop.size == 0:
+        ink = dark.ink(ys, xs)
+        if not ink.any():
             continue
-        crop = mk.drop_specks(crop, np.ones(crop.shape, bool))
-        total += int((crop > INK_DARKNESS).sum())
+        rim = mk.speck_rim(ink, np.ones(ink.shape, bool))  # mk.drop_specks, on the ink mask
+        total += int(np.count_nonzero(ink if rim is None else ink & ~rim))
     return total / (K * K)
 
 
