@@ -189,8 +189,14 @@ def pixel_sha(gray: np.ndarray) -> str:
     return h.hexdigest()
 
 
+# The kept PNG of a decoded page: zlib level 1 without PNG row filters. Lossless either way; measured on 200 dpi
+# pages: a fax page 12 ms / 121 kB against 38 ms / 128 kB with libpng's adaptive filters, a grey scanner page
+# 74 ms / 1.95 MB against 133 ms / 1.91 MB.
+PNG_EVIDENCE = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+
+
 def _png(gray: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", gray, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    ok, buf = cv2.imencode(".png", gray, PNG_EVIDENCE)
     if not ok:
         raise PageLoadError("encodage PNG impossible")
     return buf.tobytes()

@@ -225,3 +225,15 @@ def test_write_atomic_makes_folders_never_overwrites_and_leaves_no_temporary_fil
     write_atomic(str(tmp_path / "a" / "b" / "y.jpg"), b"three")
     assert p.read_bytes() == b"one"
     assert sorted(os.listdir(p.parent)) == ["x.jpg", "y.jpg"]
+
+
+def test_kept_png_of_a_decoded_page_holds_exactly_its_pixels():
+    from scan_ingest.sources import LoadedPage, evidence_bytes, pixel_sha
+
+    rng = np.random.default_rng(7)
+    grey = np.clip(rng.normal(200, 40, (300, 217)), 0, 255).astype(np.uint8)
+    dithered = np.where(rng.random((300, 217)) < 0.1, 0, 255).astype(np.uint8)
+    for gray in (grey, dithered, np.full((5, 3), 255, np.uint8)):
+        data = evidence_bytes(LoadedPage(gray, pixel_sha(gray), b"", ".png", 200.0))
+        back = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and back.dtype == np.uint8 and np.array_equal(back, gray)
