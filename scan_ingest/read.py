@@ -469,9 +469,7 @@ def _digit_trace_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
     writing-zone test (2x2 opening) also erases a pencil digit dithered into dots by a fax; such a field must be
     read (and sent to review when the reader sees nothing), never stored blank. Same rule as the « copie n° »."""
     total = 0
-    for z in mk.field_zones(f):
-        ys, xs = mk.zone_slices(z)
-        ink = dark.ink(ys, xs)
+    for ink in dark.inks(mk.field_zones(f)):
         if not ink.any():
             continue
         rim = mk.speck_rim(ink, np.ones(ink.shape, bool))  # mk.drop_specks, on the ink mask

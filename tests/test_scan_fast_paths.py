@@ -80,6 +80,21 @@ def test_ink_masks_equal_the_thresholded_darkness(pages):
             assert dark.ink(ys, xs) is m  # kept per zone
 
 
+def test_field_ink_masks_in_one_comparison_equal_one_per_box(pages):
+    for layout, page in pages:
+        fields = [f for e in layout.entries for f in e.fields if f.type in ("text", "digits")]
+        assert any(len(mk.field_zones(f)) > 1 for f in fields)
+        for img in (page, page[:-300, :-500].copy()):  # also boxes cut by the page's edge: one by one
+            dark = mk.darkness(img)
+            for f in fields:
+                zones = mk.field_zones(f)
+                masks = dark.inks(zones)
+                assert len(masks) == len(zones)
+                for z, m in zip(zones, masks):
+                    ys, xs = mk.zone_slices(z)
+                    assert np.array_equal(m, dark.crop(ys, xs) > INK_DARKNESS) and not m.flags.writeable
+
+
 def _ink_area_float(dark: mk.Darkness, zones: list[Rect]) -> float:
     total = 0
     for r in zones:
