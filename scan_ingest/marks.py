@@ -59,7 +59,6 @@ class Darkness:
         paper = np.maximum(paper, 40)
         self.aligned = aligned
         self.paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
-        self._ink: dict[tuple[int | None, ...], np.ndarray] = {}
         self._inks: dict[tuple[tuple[int, ...], ...], list[np.ndarray]] = {}
 
     def at(self, flat_idx: np.ndarray) -> np.ndarray:
@@ -71,20 +70,16 @@ class Darkness:
         return _darkness_of(self.aligned[ys, xs].astype(np.float32), self.paper[ys, xs].astype(np.float32))
 
     def ink(self, ys: slice, xs: slice) -> np.ndarray:
-        """`crop(ys, xs) > INK_DARKNESS` (the same pixels, bool, read-only), by integer comparison: no float image.
-        Kept per zone: a digit field's boxes are measured twice (ink area, then the trace of a blank field)."""
-        key = (ys.start, ys.stop, xs.start, xs.stop)
-        m = self._ink.get(key)
-        if m is None:
-            a, p = self.aligned[ys, xs], self.paper[ys, xs]
-            m = np.less(a, cv2.LUT(p, _INK_LIMIT)) if a.size else np.zeros(a.shape, bool)
-            m.flags.writeable = False
-            self._ink[key] = m
+        """`crop(ys, xs) > INK_DARKNESS` (the same pixels, bool, read-only), by integer comparison: no float image."""
+        a, p = self.aligned[ys, xs], self.paper[ys, xs]
+        m = np.less(a, cv2.LUT(p, _INK_LIMIT)) if a.size else np.zeros(a.shape, bool)
+        m.flags.writeable = False
         return m
 
     def inks(self, zones: list[Rect]) -> list[np.ndarray]:
         """`ink` of each zone (zone_slices), the zones of one field (a digit field's boxes side by side) in one
-        comparison over their bounding rectangle: the masks are views of it, the same pixels."""
+        comparison over their bounding rectangle: the masks are views of it, the same pixels. Kept for the page
+        when there are several (a digit field's boxes: measured again for the trace of a blank field)."""
         sl = [zone_slices(r) for r in zones]
         if len(sl) < 2:
             return [self.ink(ys, xs) for ys, xs in sl]

@@ -77,7 +77,6 @@ def test_ink_masks_equal_the_thresholded_darkness(pages):
             m = dark.ink(ys, xs)
             assert m.dtype == bool and not m.flags.writeable
             assert np.array_equal(m, dark.crop(ys, xs) > INK_DARKNESS)
-            assert dark.ink(ys, xs) is m  # kept per zone
 
 
 def test_field_ink_masks_in_one_comparison_equal_one_per_box(pages):
@@ -93,6 +92,8 @@ def test_field_ink_masks_in_one_comparison_equal_one_per_box(pages):
                 for z, m in zip(zones, masks):
                     ys, xs = mk.zone_slices(z)
                     assert np.array_equal(m, dark.crop(ys, xs) > INK_DARKNESS) and not m.flags.writeable
+                if img is page and len(zones) > 1:
+                    assert dark.inks(zones) is masks  # kept: a blank digit field's trace measures them again
 
 
 def _ink_area_float(dark: mk.Darkness, zones: list[Rect]) -> float:
