@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from papier.digits.render import add_seven_bar
 from papier.simulate.values import blank_value, is_blank
 
 AMBIGUITY_KINDS = ("half_filled", "two_marks", "scribbled_out")
@@ -81,11 +82,11 @@ def _glyph(digit: int, w: Writer, rng: np.random.Generator) -> tuple[np.ndarray,
     idx = int(pools[digit][int(rng.integers(len(pools[digit])))])
     g = images[idx].copy()
     if digit == 7 and w.french7:
-        ys, xs = np.nonzero(g[10:18] > 100)
-        if len(xs):
-            y = 10 + int(np.median(ys))
-            cx = float(np.mean(xs))
-            cv2.line(g, (int(cx - 5), y), (int(cx + 5), y - 1), 255, 2, cv2.LINE_AA)
+        ys, _ = np.nonzero(g[10:18] > 100)
+        if len(ys):
+            def bar(y: int, cx: float) -> np.ndarray:
+                return cv2.line(g.copy(), (int(cx - 5), y), (int(cx + 5), y - 1), 255, 2, cv2.LINE_AA)
+            g = add_seven_bar(g, 100, 10, 17, 10 + float(np.median(ys)), bar)
     if digit == 1 and w.one_upstroke:
         ys, xs = np.nonzero(g > 100)
         if len(ys):
