@@ -22,7 +22,7 @@ TEST_SEED = 4242
 CAL_COPIES = 3
 CAL_FIELDS_PER_KIND = 4000
 TARGET_ERROR = 1e-3
-MARGIN = 1 / 3  # measured error rate at most this fraction of the target
+MARGIN = 1 / 5  # measured error rate at most this fraction of the target (see _choose)
 GRID = (0.99, 0.995, 0.997, 0.998, 0.999, 0.9995, 0.9996, 0.9997, 0.9998, 0.9999, 0.99995, 0.99998, 0.99999, 0.999995, 0.999998,
         0.999999)
 
@@ -116,7 +116,10 @@ def _choose(outcomes) -> dict:
         n, e = int(acc.sum()), int((acc & ~correct).sum())
         table.append({"threshold": thr, "accepted": n, "errors": e, "accept_rate": round(n / len(conf), 4),
                       "error_upper_95": round(_upper_bound(e, n), 6)})
-    # the lowest threshold (accepted sets are nested: errors only fall as it rises) with a margin
+    # the lowest threshold (accepted sets are nested: errors only fall as it rises) with a margin. MARGIN was 1/3
+    # (1 in 3,000) until the third model: at 0.9996 it measured 3.2e-4 on unchecked fields, and the scan benchmark
+    # (about 2,500 accepted unchecked fields per seed) then showed a silent date error (27 read 29). A benchmark of
+    # that size expects about 0.5 silent errors at 1 in 5,000: 1/5 keeps the expected count below one per run.
     chosen = next((row["threshold"] for row in table if row["error_upper_95"] < TARGET_ERROR
                    and row["errors"] <= TARGET_ERROR * MARGIN * row["accepted"]), GRID[-1])
     return {"value": max(chosen, AUTO_ACCEPT_FLOOR), "fields": len(outcomes), "grid": table}
