@@ -207,15 +207,12 @@ def ring_offsets(dark: Darkness, plan: MarkPlan) -> tuple[np.ndarray, np.ndarray
     S = REG_MAX_SHIFT_PX
     t = plan.ring_tmpl.shape[0] // 2
     h, w = dark.aligned.shape
-    # every bubble's search window (2 (t + S) + 1 px square) in one gather: the same darkness values as a crop each
-    xy = np.floor(plan.spot_xy[:n]).astype(np.int64)
-    inside = (xy[:, 1] - t - S >= 0) & (xy[:, 0] - t - S >= 0) & (xy[:, 1] + t + S + 1 <= h) & \
-        (xy[:, 0] + t + S + 1 <= w)
-    side = np.arange(-t - S, t + S + 1)
-    win = (side[:, None] * w + side[None, :])[None] + (xy[:, 1] * w + xy[:, 0])[:, None, None]
-    wins = dark.at(np.where(inside[:, None, None], win, 0))
-    for i in np.flatnonzero(inside):
-        res = cv2.matchTemplate(wins[i], plan.ring_tmpl, cv2.TM_CCORR)
+    for i in range(n):
+        x, y = (int(np.floor(v)) for v in plan.spot_xy[i])
+        y0, y1, x0, x1 = y - t - S, y + t + S + 1, x - t - S, x + t + S + 1
+        if y0 < 0 or x0 < 0 or y1 > h or x1 > w:
+            continue
+        res = cv2.matchTemplate(dark.crop(slice(y0, y1), slice(x0, x1)), plan.ring_tmpl, cv2.TM_CCORR)
         _, mv, _, (bx, by) = cv2.minMaxLoc(res)
         sx, sy = float(bx - S), float(by - S)
         if 0 < bx < res.shape[1] - 1:  # parabola through the peak and its neighbours: sub-pixel
