@@ -144,16 +144,15 @@ def test_review_a_batch_with_the_keyboard_only(browser: Any, dbp: Path, tmp_path
             page.keyboard.press("Tab")
             fid = _wait_next(page, skipped_too)
         assert bad is not None, "no field with a check or a meaning in the first items of the queue"
-        if bad is not None:
-            page.keyboard.press("Control+a")
-            page.keyboard.type(bad)
-            page.keyboard.press("Enter")
-            page.locator("#msg.warn").wait_for()
-            assert "Entrée pour confirmer" in page.locator("#msg").inner_text()
-            assert _status(dbp, fid)[1] == "review"
-            page.keyboard.press("Enter")
-            _wait_next(page, fid)
-            assert _status(dbp, fid)[1] == "verified"
+        page.keyboard.press("Control+a")
+        page.keyboard.type(bad)
+        page.keyboard.press("Enter")
+        page.locator("#msg.warn").wait_for()
+        assert "Entrée pour confirmer" in page.locator("#msg").inner_text()
+        assert _status(dbp, fid)[1] == "review"
+        page.keyboard.press("Enter")
+        _wait_next(page, fid)
+        assert _status(dbp, fid)[1] == "verified"
         page.wait_for_function(f"() => document.querySelector('#n-done').textContent === '{len(decided) + 2}'")
         page.context.close()
 

@@ -154,7 +154,7 @@ def add_seven_bar(img: np.ndarray, thr: float, lo: int, hi: int, near: float, dr
 def french_seven(img56: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Add the horizontal bar French writers draw through the stem of a 7."""
     out = img56.copy()
-    ys, xs = np.nonzero(out > 0.5)
+    ys, _ = np.nonzero(out > 0.5)
     if len(ys) < 10:
         return out
     top, bot = ys.min(), ys.max()
