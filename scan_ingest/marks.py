@@ -16,7 +16,7 @@ import numpy as np
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BASELINE_FRACTION, BLANK_REF_MAX, BLANK_REF_MIN_BUBBLES, BUBBLE_INNER, CHECKBOX_INNER_MM,
-    HALO_INNER, HALO_OUTER, INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN,
+    HALO_INNER, HALO_LABEL_MIN_ROWS, HALO_OUTER, INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN,
     MARK_FRAC_EMPTY, MARK_FRAC_MARKED, REG_MAX_SHIFT_PX, REG_MIN_CONTRAST, REG_MIN_BUBBLES, REG_OUTLIER_PX,
     SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_CHECK_MAX, STREAK_MAX_ROWS,
     STREAK_ROW_SPAN, ZONE_INSET_MM,
@@ -120,6 +120,10 @@ class MarkPlan:
     disk_r: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) radius (px) of each disk pixel
     ring_tmpl: np.ndarray = field(default_factory=lambda: np.zeros((1, 1), np.float32))  # printed ring, zero-mean
     disk_yx: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))  # (k, 2) disk pixels on a grid
+    # the label side of each bubble's halo (where the option's printed label is), and which bubbles share a label
+    # position down the page (same field, same option, same column): their median is that label's printed ink
+    label_idx: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))
+    label_group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _ring_template(r_bub: float) -> np.ndarray:
@@ -144,6 +148,8 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
     boxes: list[tuple[int, int, int, int]] = []
     box_spots: list[MarkSpot] = []
     box_centres: list[tuple[float, float]] = []
+    groups: dict[tuple[int, str, float], int] = {}
+    group_of: list[int] = []
     r_in = None
     for e in layout.entries:
         for fi, f in enumerate(e.fields):
@@ -151,6 +157,7 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
                 for o in f.options:
                     spots.append(MarkSpot((e.row, fi), o.value))
                     centres.append((o.cx * K, o.cy * K))
+                    group_of.append(groups.setdefault((fi, o.value, round(o.cx, 1)), len(groups)))
                     r_in = o.r * BUBBLE_INNER * K
             elif f.type == "checkbox":
                 assert f.box is not None
@@ -179,18 +186,21 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
         ro = int(np.ceil(r_bub * HALO_OUTER))
         yy, xx = np.mgrid[-ro:ro + 1, -ro:ro + 1]
         d2 = (yy + 0.5) ** 2 + (xx + 0.5) ** 2
-        # the annulus, without the right-hand side where the option's label is printed
-        hsel = (d2 >= (r_bub * HALO_INNER) ** 2) & (d2 <= (r_bub * HALO_OUTER) ** 2) & (xx + 0.5 <= 0.3 * r_bub)
-        hy = np.floor(c[:, 1]).astype(np.int64)[:, None] + yy[hsel][None, :]
-        hx = np.floor(c[:, 0]).astype(np.int64)[:, None] + xx[hsel][None, :]
-        halo_idx = hy * W + hx
+        annulus = (d2 >= (r_bub * HALO_INNER) ** 2) & (d2 <= (r_bub * HALO_OUTER) ** 2)
+        # the annulus, without the right-hand side where the option's label is printed; that side on its own
+        hsel = annulus & (xx + 0.5 <= 0.3 * r_bub)
+        lsel = annulus & (xx + 0.5 > 0.3 * r_bub)
+        y0, x0 = np.floor(c[:, 1]).astype(np.int64)[:, None], np.floor(c[:, 0]).astype(np.int64)[:, None]
+        halo_idx = (y0 + yy[hsel][None, :]) * W + x0 + xx[hsel][None, :]
+        label_idx = (y0 + yy[lsel][None, :]) * W + x0 + xx[lsel][None, :]
         tmpl = _ring_template(r_bub)
     else:
         disk_idx = np.zeros((0, 1), np.int64)
         halo_idx = np.zeros((0, 1), np.int64)
+        label_idx = np.zeros((0, 1), np.int64)
     xy = np.array(centres + box_centres, np.float64).reshape(-1, 2)
     return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots), halo_idx, W, xy, disk_r, tmpl,
-                    disk_yx)
+                    disk_yx, label_idx, np.array(group_of, np.int64))
 
 
 # --- local registration: where the printed rings really are ------------------------------------------------------
@@ -346,12 +356,25 @@ def _shifted(idx: np.ndarray, shifts: np.ndarray, width: int) -> np.ndarray:
 
 
 def measure_halos(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = None) -> np.ndarray:
-    """Per bubble (plan order): the fraction of its halo's pixels that are ink, minus the page's median."""
+    """Per bubble (plan order): ink beside the bubble, as the larger of
+    - the fraction of its halo's pixels (away from the label) that are ink, minus the page's median, and
+    - the fraction of its label-side halo that is ink, minus the median of the bubbles printed with the same label
+      in the same column (that median is the label's own print); only where at least HALO_LABEL_MIN_ROWS bubbles
+      share it (a fiche form's single bubble has no reference: its label side is not measured)."""
     if not plan.n_bubbles:
         return np.zeros(0, np.float32)
-    idx = plan.halo_idx if shifts is None else _shifted(plan.halo_idx, shifts[:plan.n_bubbles], plan.width)
+    sh = None if shifts is None else shifts[:plan.n_bubbles]
+    idx = plan.halo_idx if sh is None else _shifted(plan.halo_idx, sh, plan.width)
     frac = (dark.at(idx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
-    return frac - float(np.median(frac))
+    out = frac - float(np.median(frac))
+    if plan.label_idx.shape[0] == plan.n_bubbles and len(plan.label_group) == plan.n_bubbles:
+        lidx = plan.label_idx if sh is None else _shifted(plan.label_idx, sh, plan.width)
+        lab = (dark.at(lidx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
+        counts = np.bincount(plan.label_group)
+        for g in np.flatnonzero(counts >= HALO_LABEL_MIN_ROWS):
+            m = plan.label_group == g
+            np.maximum(out, np.where(m, lab - np.median(lab[m]), -1.0), out=out)
+    return out
 
 
 def measure_marks(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

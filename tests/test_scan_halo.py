@@ -34,9 +34,11 @@ def test_halo_measures_a_stroke_left_of_the_bubble_not_the_label():
     plan = mk.mark_plan(layout)
     f = _service(layout)
     o = f.options[0]
-    # the option's printed label, right of the bubble: must not count
-    lx = int((o.cx + o.r + 1.0) * K)
-    page[int((o.cy - 1) * K):int((o.cy + 1) * K), lx:lx + int(8 * K)] = 0
+    # the option's printed label, right of the bubble, on every line of the page: must not count
+    for e in layout.line_entries:
+        p = e.field("service").options[0]
+        lx = int((p.cx + p.r + 1.0) * K)
+        page[int((p.cy - 1) * K):int((p.cy + 1) * K), lx:lx + int(8 * K)] = 0
     base = mk.measure_halos(mk.darkness(page), plan)
     assert np.all(base < HALO_INK_MIN)
     # a tick stroke beside the bubble, bottom-left, outside the inner disk
@@ -48,3 +50,34 @@ def test_halo_measures_a_stroke_left_of_the_bubble_not_the_label():
     i = next(i for i, s in enumerate(plan.spots[:plan.n_bubbles]) if s.value == o.value and s.field_key[0] == 1
              and layout.entries[0].fields[s.field_key[1]].name == "service")
     assert halos[i] >= HALO_INK_MIN
+
+
+def test_ink_on_the_label_side_counts_against_that_column_of_labels():
+    """A half fill pushed off the bubble toward its own label (seen on fax: ink over the ring's right edge and the
+    label's first letter, inner disk empty) must reach the halo; the label printed on every line must not."""
+    layout = layout_form(builtin_form("paiement"))
+    W, H = (int(round(v * K)) for v in layout.size_mm)
+    page = np.full((H, W), 255, np.uint8)
+    plan = mk.mark_plan(layout)
+    services = [e.field("service") for e in layout.line_entries]
+    for f in services:  # every line's printed option labels, right of their bubbles
+        for o in f.options:
+            lx = int((o.cx + o.r + 0.9) * K)
+            page[int((o.cy - 1) * K):int((o.cy + 1) * K), lx:lx + int(6 * K)] = 0
+    base = mk.measure_halos(mk.darkness(page), plan)
+    assert np.all(base < HALO_INK_MIN)
+    o = services[0].options[-1]
+    yy, xx = np.mgrid[0:H, 0:W]
+    blob = (xx - (o.cx + 2.4) * K) ** 2 + (yy - (o.cy - 1.3) * K) ** 2 <= (1.1 * K) ** 2
+    page[blob] = 0
+    halos = mk.measure_halos(mk.darkness(page), plan)
+    row = layout.line_entries[0].row
+    i = next(i for i, s in enumerate(plan.spots[:plan.n_bubbles]) if s.value == o.value and s.field_key[0] == row
+             and layout.line_entries[0].fields[s.field_key[1]].name == "service")
+    assert halos[i] >= HALO_INK_MIN
+    others = np.delete(halos, i)
+    assert np.all(others < HALO_INK_MIN)
+    f = services[0]
+    r = _read_marks(f, [(v.value, 0.0, 0.0) for v in f.options], [float(halos[j]) for j in
+                    [k for k, s in enumerate(plan.spots[:plan.n_bubbles]) if s.field_key == plan.spots[i].field_key]])
+    assert r.status == "review" and r.value is None and r.alternatives[0] == o.value
