@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from papier.digits import heldout_indices, load_handwriting, read_boxes  # noqa: E402
-from papier.digits.evaluate import (FIELD_KINDS, box_stats, field_stats, known_for, read_pool,  # noqa: E402
+from papier.digits.evaluate import (FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,  # noqa: E402
                                     render_pool, roster, simulate_fields)
 from papier.digits.policy import AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_UNCHECKED  # noqa: E402
 from papier.digits.render import PROFILES  # noqa: E402
@@ -61,7 +61,7 @@ def run(fields_per_kind: int = 200) -> dict:
     images, labels = load_handwriting()
     idx = heldout_indices()
     rng = np.random.default_rng(SEED)
-    known = roster(rng)
+    known, documents = roster(rng), catalogue(rng)
     res: dict = {"threshold": {"checked": AUTO_ACCEPT_CONFIDENCE, "unchecked": AUTO_ACCEPT_CONFIDENCE_UNCHECKED},
                  "profiles": {}}
     total = []
@@ -71,7 +71,7 @@ def run(fields_per_kind: int = 200) -> dict:
         outs = []
         per_kind = {}
         for kind in FIELD_KINDS:
-            o = simulate_fields(pool, kind, fields_per_kind, rng, None, known=known_for(kind, known))
+            o = simulate_fields(pool, kind, fields_per_kind, rng, None, known=known_for(kind, known, documents))
             per_kind[kind] = field_stats(o)
             outs += o
         total += outs

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from papier.digits import data as D
-from papier.digits.evaluate import (CHECKED_KINDS, FIELD_KINDS, box_stats, field_stats, known_for, read_pool,
+from papier.digits.evaluate import (CHECKED_KINDS, FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,
                                     render_pool, roster, simulate_fields)
 from papier.digits.model import MODEL_FILE, load_model, softmax
 from papier.digits.policy import AUTO_ACCEPT_FLOOR
@@ -72,12 +72,12 @@ def run() -> dict:
 
     # 2. field threshold on calibration fields
     rng = np.random.default_rng(CAL_SEED)
-    known = roster(rng)
+    known, documents = roster(rng), catalogue(rng)
     outcomes = []
     for prof, pool in cal.items():
         for kind in FIELD_KINDS:
             outcomes += simulate_fields(pool, kind, CAL_FIELDS_PER_KIND, rng, threshold=0.0,
-                                        known=known_for(kind, known))
+                                        known=known_for(kind, known, documents))
     thresholds = {}
     for cls, kinds in (("checked", CHECKED_KINDS), ("unchecked", tuple(k for k in FIELD_KINDS
                                                                        if k not in CHECKED_KINDS))):
@@ -130,14 +130,14 @@ def heldout_report(thresholds: dict[str, float], temperature: float | None = Non
                    copies: int = 1) -> dict:
     test = _pools(D.heldout_indices(), TEST_SEED, copies, temperature)
     rng = np.random.default_rng(TEST_SEED)
-    known = roster(rng)
+    known, documents = roster(rng), catalogue(rng)
     out = {}
     for prof, pool in test.items():
         res = {"boxes": box_stats(pool)}
         allf = []
         for kind in FIELD_KINDS:
             thr = thresholds["checked" if kind in CHECKED_KINDS else "unchecked"]
-            o = simulate_fields(pool, kind, fields_per_kind, rng, thr, known=known_for(kind, known))
+            o = simulate_fields(pool, kind, fields_per_kind, rng, thr, known=known_for(kind, known, documents))
             res[kind] = field_stats(o)
             allf += o
         res["all_fields"] = field_stats(allf)

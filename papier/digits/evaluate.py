@@ -17,6 +17,7 @@ from papier.checks import ean13_check_digit, luhn_check_digit
 from papier.digits.field import DigitFieldResult, decide
 from papier.digits.reader import BoxReading, box_logits, readings_from_logits
 from papier.digits.render import BLANK, MARK, labelled_crop
+from papier.simulate.values import near_outside
 
 
 @dataclass
@@ -113,9 +114,14 @@ def crisis_period() -> frozenset[str]:
                          READING_DAY + dt.timedelta(days=PERIOD_AFTER_DAYS), "date_ddmmyy")
 
 
-def known_for(kind: str, families: frozenset[str]) -> frozenset[str] | None:
-    """What the pipeline passes as `known` for this kind of field."""
-    return families if kind == "famille_luhn5" else crisis_period() if kind == "date_recente" else None
+def known_for(kind: str, families: frozenset[str], documents: frozenset[str] | None = None) -> frozenset[str] | None:
+    """What the pipeline passes as `known` for this kind of field: the roster printed in the kit for family
+    numbers, its catalogue for barcodes (the `pret` and `retour` forms), the crisis period for recent dates."""
+    if kind == "famille_luhn5":
+        return families
+    if kind == "ean13":
+        return documents
+    return crisis_period() if kind == "date_recente" else None
 
 
 FIELD_SPECS = {  # kind: (semantic, check)
@@ -137,11 +143,30 @@ def roster(rng: np.random.Generator, n: int = 700) -> frozenset[str]:
     return frozenset(out)
 
 
+def catalogue(rng: np.random.Generator, n: int = 3000) -> frozenset[str]:
+    """A library catalogue of n book barcodes (EAN-13, French ISBN prefixes 9782 / 9791), like the kit's."""
+    out: set[str] = set()
+    while len(out) < n:
+        p = ("9782" if rng.uniform() < 0.8 else "9791") + "".join(str(d) for d in rng.integers(0, 10, 8))
+        out.add(p + ean13_check_digit(p))
+    return frozenset(out)
+
+
+# fields with a known set whose written value is outside it: a new family or book one digit away from a printed one
+# (papier.simulate.values.near_outside: the hardest case for the known set), a date of the wrong year
+OUTSIDE_KNOWN_SHARE = 0.03
+
+
 def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | None = None) -> tuple[str, str]:
-    """(true value, written boxes) where blanks are ' ' (amounts are right-aligned, sometimes zero-padded)."""
+    """(true value, written boxes) where blanks are ' ' (amounts are right-aligned, sometimes zero-padded). With a
+    known set, OUTSIDE_KNOWN_SHARE of the values are outside it."""
+    outside = known is not None and rng.uniform() < OUTSIDE_KNOWN_SHARE
     if kind == "famille_luhn5":
-        v = sorted(known)[rng.integers(len(known))] if known else None
-        if v is None:
+        if known and outside:
+            v = near_outside(known, "luhn", rng)
+        elif known:
+            v = sorted(known)[rng.integers(len(known))]
+        else:
             p = f"{rng.integers(0, 10000):04d}"
             v = p + luhn_check_digit(p)
         return v, v
@@ -153,6 +178,12 @@ def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | Non
         return s, s.rjust(6, " ")
     if kind == "date_recente":
         d = READING_DAY - dt.timedelta(days=int(rng.integers(0, RECENT_DAYS)))
+        if outside:  # the wrong year, a slip of one digit: outside the crisis period, right next to it
+            while True:
+                y = d.year - int(rng.integers(3, 10))
+                if not (d.month == 2 and d.day == 29):
+                    break
+            d = d.replace(year=y)
         v = d.strftime("%d%m%y")
         return v, v
     if kind == "date_ddmmyy":
@@ -163,8 +194,13 @@ def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | Non
         v = f"{rng.integers(0, 24):02d}{rng.integers(0, 60):02d}"
         return v, v
     if kind == "ean13":
-        p = "978" + "".join(str(d) for d in rng.integers(0, 10, 9))
-        v = p + ean13_check_digit(p)
+        if known and outside:
+            v = near_outside(known, "ean13", rng)
+        elif known:
+            v = sorted(known)[rng.integers(len(known))]
+        else:
+            p = "978" + "".join(str(d) for d in rng.integers(0, 10, 9))
+            v = p + ean13_check_digit(p)
         return v, v
     raise ValueError(kind)
 

@@ -6,11 +6,18 @@ amount weighs INVALID_PRIOR (the writer may have made the mistake: such a value 
 outside the `known` set (the printed roster) weighs UNKNOWN_PRIOR; a control total different from the sum of the
 lines weighs 0.01. The confidence of the chosen value is its share of the weighted
 mass (including the mass the beam did not explore), i.e. the probability it is right under the box model.
+
+With a known set (a few thousand values at most), every value of the set is scored exactly: the likeliest join the
+candidates (a roster number the beam did not reach is found), and the mass the beam did not explore is split into
+known readings (weight 1) and the rest (outside the set: UNKNOWN_PRIOR). Before, that unexplored mass all
+weighed as if it could be in the set, which kept 13-digit catalogue barcodes in review for doubts the catalogue
+settles.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -37,6 +44,20 @@ class DigitFieldResult:
     # True when the only reasons for review are a low confidence or a close rival reading (nothing structural:
     # no unsure box, no invalid value, no shape problem), so a stronger check may still accept it
     uncertain_only: bool = False
+
+
+KNOWN_CANDIDATES = 8  # the likeliest readings of the known set added to the beam's candidates
+
+
+@lru_cache(maxsize=16)
+def _known_digits(known: frozenset[str], n: int) -> np.ndarray:
+    """The known values written with n digits, as a (m, n) uint8 array (sorted: deterministic)."""
+    vals = sorted(v for v in known if len(v) == n and v.isascii() and v.isdigit())
+    if not vals:
+        return np.zeros((0, n), np.uint8)
+    out = np.frombuffer("".join(vals).encode("ascii"), np.uint8).reshape(len(vals), n) - 48
+    out.flags.writeable = False
+    return out
 
 
 def _beam_arrays(probs: list[np.ndarray], k: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +152,25 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
 
     probs = [np.asarray(r.probs, dtype=np.float64) for r in readings if r.state != "blank"]
     beam_digits, beam_scores = _beam_arrays(probs, policy.TOP_K, policy.BEAM)
+    known_mass = 0.0
+    if known is not None:
+        # every reading of the known set, scored exactly (the roster, the catalogue, the crisis period: a few
+        # thousand values): the likeliest ones join the beam's candidates, and their total is the known mass
+        kd = _known_digits(known, len(probs))
+        if len(kd):
+            kp = np.prod(np.stack([p[kd[:, i]] for i, p in enumerate(probs)], axis=1), axis=1)
+            known_mass = float(kp.sum())
+            top = np.argsort(-kp, kind="stable")[:KNOWN_CANDIDATES]
+            top = top[kp[top] > 0]
+            beam_digits = np.concatenate([beam_digits, kd[top]])
+            beam_scores = np.concatenate([beam_scores, kp[top]])
     strings = _strings(beam_digits)
-    cands = list(zip(strings, beam_scores.tolist()))
+    seen: set[str] = set()
+    cands = []
+    for c, sc in zip(strings, beam_scores.tolist()):
+        if c not in seen:
+            seen.add(c)
+            cands.append((c, sc))
     residual = max(0.0, 1.0 - sum(s for _, s in cands))
 
     problem_of = _problems(beam_digits, strings, semantic, check)
@@ -160,7 +198,15 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
     weighted = sorted(((c, s * weight(c)) for c, s in cands), key=lambda t: -t[1])
     mass = sum(m for _, m in weighted)
     # strings the beam did not explore: with a check digit only 1 in 10 passes it
-    residual_w = residual * ((0.1 + 0.9 * policy.INVALID_PRIOR) if check in ("luhn", "ean13") else 1.0)
+    valid_share = (0.1 + 0.9 * policy.INVALID_PRIOR) if check in ("luhn", "ean13") else 1.0
+    if known is None:
+        residual_w = residual * valid_share
+    else:
+        # with a known set, every known reading is scored (known_mass): the unexplored ones weigh 1 (as if valid
+        # and, when the field has a control total, matching it: an upper bound), the rest of the unexplored mass
+        # is outside the set and weighs UNKNOWN_PRIOR
+        unexplored_known = max(0.0, known_mass - sum(sc for c, sc in cands if c in known))
+        residual_w = unexplored_known + max(0.0, residual - unexplored_known) * valid_share * policy.UNKNOWN_PRIOR
     best, best_m = weighted[0]
     total = mass + residual_w
     confidence = best_m / total if total > 0 else 0.0
