@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from papier.digits import heldout_indices, load_handwriting, read_boxes  # noqa: E402
 from papier.digits.evaluate import (FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,  # noqa: E402
                                     render_pool, roster, simulate_fields)
-from papier.digits.policy import AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_UNCHECKED  # noqa: E402
+from papier.digits.policy import (AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN,  # noqa: E402
+                                  AUTO_ACCEPT_CONFIDENCE_UNCHECKED)
 from papier.digits.render import PROFILES  # noqa: E402
 
 SEED = 9090
@@ -62,7 +63,8 @@ def run(fields_per_kind: int = 200) -> dict:
     idx = heldout_indices()
     rng = np.random.default_rng(SEED)
     known, documents = roster(rng), catalogue(rng)
-    res: dict = {"threshold": {"checked": AUTO_ACCEPT_CONFIDENCE, "unchecked": AUTO_ACCEPT_CONFIDENCE_UNCHECKED},
+    res: dict = {"threshold": {"checked": AUTO_ACCEPT_CONFIDENCE, "known": AUTO_ACCEPT_CONFIDENCE_KNOWN,
+                               "unchecked": AUTO_ACCEPT_CONFIDENCE_UNCHECKED},
                  "profiles": {}}
     total = []
     for k, prof in enumerate(PROFILES):
@@ -84,7 +86,7 @@ def run(fields_per_kind: int = 200) -> dict:
 def print_table(res: dict) -> None:
     th = res["threshold"]
     print(f"Digit reader on held-out digits (auto-accept thresholds: {th['checked']} with a check digit, "
-          f"{th['unchecked']} without)")
+          f"{th['known']} with a known set only, {th['unchecked']} without)")
     hdr = (f"{'profile':<17}{'box acc':>8}{'blank ok':>9}{'marks→?':>9}{'fields':>7}{'auto':>7}"
            f"{'silent':>7}{'err/auto':>9}{'review':>8}")
     print(hdr)

@@ -11,8 +11,8 @@ import time
 import numpy as np
 
 from papier.digits import data as D
-from papier.digits.evaluate import (CHECKED_KINDS, FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,
-                                    render_pool, roster, simulate_fields)
+from papier.digits.evaluate import (FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,
+                                    render_pool, roster, simulate_fields, threshold_class)
 from papier.digits.model import MODEL_FILE, load_model, softmax
 from papier.digits.policy import AUTO_ACCEPT_FLOOR
 from papier.digits.render import PROFILES
@@ -79,8 +79,8 @@ def run() -> dict:
             outcomes += simulate_fields(pool, kind, CAL_FIELDS_PER_KIND, rng, threshold=0.0,
                                         known=known_for(kind, known, documents))
     thresholds = {}
-    for cls, kinds in (("checked", CHECKED_KINDS), ("unchecked", tuple(k for k in FIELD_KINDS
-                                                                       if k not in CHECKED_KINDS))):
+    for cls in ("checked", "known", "unchecked"):
+        kinds = tuple(k for k in FIELD_KINDS if threshold_class(k) == cls)
         sel_o = [o for o in outcomes if o.kind in kinds]
         thresholds[cls] = _choose(sel_o)
         thresholds[cls]["kinds"] = list(kinds)
@@ -136,7 +136,7 @@ def heldout_report(thresholds: dict[str, float], temperature: float | None = Non
         res = {"boxes": box_stats(pool)}
         allf = []
         for kind in FIELD_KINDS:
-            thr = thresholds["checked" if kind in CHECKED_KINDS else "unchecked"]
+            thr = thresholds[threshold_class(kind)]
             o = simulate_fields(pool, kind, fields_per_kind, rng, thr, known=known_for(kind, known, documents))
             res[kind] = field_stats(o)
             allf += o

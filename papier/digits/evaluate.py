@@ -98,6 +98,11 @@ def box_stats(pool: Pool) -> dict:
 
 FIELD_KINDS = ("famille_luhn5", "montant6", "date_ddmmyy", "date_recente", "heure", "ean13")
 CHECKED_KINDS = ("famille_luhn5", "ean13")
+KNOWN_KINDS = ("date_recente",)  # a known set (the crisis period), no check digit
+
+
+def threshold_class(kind: str) -> str:
+    return "checked" if kind in CHECKED_KINDS else "known" if kind in KNOWN_KINDS else "unchecked"
 # "date_recente": a date written during the crisis (a `recent` field), read with the pipeline's default crisis
 # period (scan_ingest.pipeline.default_period: PERIOD_BEFORE_DAYS before the reading day to PERIOD_AFTER_DAYS
 # after) as its known set; the dates themselves fall in the last RECENT_DAYS before the reading day.

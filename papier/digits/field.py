@@ -139,7 +139,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
            threshold: float | None = None) -> DigitFieldResult:
     """read_digit_field with an explicit threshold (None: the policy's for this kind of field)."""
     if threshold is None:
-        threshold = policy.auto_accept_threshold(check)
+        threshold = policy.auto_accept_threshold(check, known is not None)
     states = [r.state for r in readings]
     if not readings or all(s == "blank" for s in states):
         return DigitFieldResult(None, "auto", 1.0, [], None, True)

@@ -1,7 +1,8 @@
 """Every decision threshold of the digit reader, in one place.
 
-``AUTO_ACCEPT_CONFIDENCE`` (fields with a check digit) and ``AUTO_ACCEPT_CONFIDENCE_UNCHECKED`` (amounts, dates,
-times, plain numbers) — a digit field is accepted without review only when its confidence (probability that the
+``AUTO_ACCEPT_CONFIDENCE`` (fields with a check digit), ``AUTO_ACCEPT_CONFIDENCE_KNOWN`` (a known set and no check
+digit: dates written during the crisis) and ``AUTO_ACCEPT_CONFIDENCE_UNCHECKED`` (amounts, other dates, times, plain
+numbers) — a digit field is accepted without review only when its confidence (probability that the
 value is right, see papier.digits.field) is at least this. Each is chosen by ``papier/digits/calibrate.py`` on the
 calibration digits (never trained on, never the held-out test digits) as the lowest confidence at which the
 accepted calibration fields of its kind are wrong less than 1 in 1,000 with 95 % confidence (one-sided
@@ -33,19 +34,29 @@ MIN_DIGIT_P = 1e-7           # a box's digit less likely than this is not explor
 PRUNE = 1e-9                 # readings less likely than this times the best are not explored
 
 
-def _load_thresholds() -> tuple[float, float, dict]:
+def _load_thresholds() -> tuple[float, float, float, dict]:
     try:
         rec = json.loads(RECORD_FILE.read_text())["threshold"]
-        return (max(float(rec["checked"]["value"]), AUTO_ACCEPT_FLOOR),
-                max(float(rec["unchecked"]["value"]), AUTO_ACCEPT_FLOOR), rec)
+        unchecked = max(float(rec["unchecked"]["value"]), AUTO_ACCEPT_FLOOR)
+        known = max(float(rec["known"]["value"]), AUTO_ACCEPT_FLOOR) if "known" in rec else unchecked
+        return max(float(rec["checked"]["value"]), AUTO_ACCEPT_FLOOR), unchecked, known, rec
     except (OSError, KeyError, ValueError, TypeError):
-        return 0.9999, 0.9999, {"how": "default before calibration"}
+        return 0.9999, 0.9999, 0.9999, {"how": "default before calibration"}
 
 
 # Fields with a check digit (Luhn, EAN-13): a single misread digit is always caught, so the risk at a given
-# confidence is far lower than for amounts, dates and times, which get their own, stricter threshold.
-AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_UNCHECKED, THRESHOLD_MEASUREMENT = _load_thresholds()
+# confidence is far lower than for amounts, dates and times, which get their own, stricter threshold. Fields with
+# a known set and no check digit (dates written during the crisis, read with the crisis period) get a third one:
+# the set catches most misread years and months, not a misread day.
+(AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_UNCHECKED, AUTO_ACCEPT_CONFIDENCE_KNOWN,
+ THRESHOLD_MEASUREMENT) = _load_thresholds()
 
 
-def auto_accept_threshold(check: str | None) -> float:
-    return AUTO_ACCEPT_CONFIDENCE if check in ("luhn", "ean13") else AUTO_ACCEPT_CONFIDENCE_UNCHECKED
+def threshold_class(check: str | None, known: bool = False) -> str:
+    """"checked" (Luhn, EAN-13), "known" (a known set, no check digit) or "unchecked"."""
+    return "checked" if check in ("luhn", "ean13") else "known" if known else "unchecked"
+
+
+def auto_accept_threshold(check: str | None, known: bool = False) -> float:
+    return {"checked": AUTO_ACCEPT_CONFIDENCE, "known": AUTO_ACCEPT_CONFIDENCE_KNOWN,
+            "unchecked": AUTO_ACCEPT_CONFIDENCE_UNCHECKED}[threshold_class(check, known)]
