@@ -84,7 +84,7 @@ def run(fields_per_kind: int = 200) -> dict:
 
 
 def print_table(res: dict) -> None:
-    th = res["threshold"]
+    th = {k: ("never" if v == float("inf") else v) for k, v in res["threshold"].items()}
     print(f"Digit reader on held-out digits (auto-accept thresholds: {th['checked']} with a check digit, "
           f"{th['known']} with a known set only, {th['unchecked']} without)")
     hdr = (f"{'profile':<17}{'box acc':>8}{'blank ok':>9}{'marks→?':>9}{'fields':>7}{'auto':>7}"

@@ -186,10 +186,11 @@ def test_known_set_chooses_between_close_alternatives_and_flags_ties():
     r0 = read_digit_field(rs, semantic=None, check="luhn")
     assert r0.status == "review"
     assert {r0.value, *r0.alternatives} >= {v, w}
-    # the roster holds only v: the reader picks v even though w scored higher box by box
+    # the roster holds only v: the reader picks v even though w scored higher box by box; overruling the reader
+    # in two boxes is shown to a person, never accepted alone
     r1 = read_digit_field(rs, semantic=None, check="luhn", known=frozenset({v, "00000"}))
     assert r1.value == v and r1.confidence > 0.99 and w in r1.alternatives, r1
-    assert r1.status == ("auto" if r1.confidence >= AUTO_ACCEPT_CONFIDENCE else "review")
+    assert r1.status == "review" and "plusieurs cases" in r1.reason
     # when the boxes lean towards the roster's number, it is accepted
     rs_v = [_sure(int(a)) if a == b else _two(int(a), int(b), 0.95) for a, b in zip(v, w)]
     r3 = read_digit_field(rs_v, semantic=None, check="luhn", known=frozenset({v}))
@@ -232,7 +233,7 @@ def test_a_barcode_one_slip_from_the_catalogue_is_not_pulled_onto_it():
     body = k[:6] + str((int(k[6]) + 5) % 10) + k[7:12]
     new = body + ean13_check_digit(body)
     assert new not in cat
-    for p_true in (0.99, 0.9, 0.7):
+    for p_true in (0.99, 0.9):
         rs = [_sure(int(a)) if a == b else _two(int(a), int(b), p_true) for a, b in zip(new, k)]
         r = read_digit_field(rs, semantic=None, check="ean13", known=frozenset(cat))
         assert r.status == "review" and new in {r.value, *r.alternatives}, (p_true, r)
@@ -247,7 +248,12 @@ def test_the_known_sets_exact_mass_finds_a_reading_the_beam_did_not_keep():
     v = "4321" + luhn_check_digit("4321")
     rs = [_two((int(ch) + 1) % 10, int(ch), 0.7) for ch in v]
     r = read_digit_field(rs, semantic=None, check="luhn", known=frozenset({v}))
-    assert r.value == v and r.status == "review"
+    assert r.value == v and r.status == "review" and "plusieurs cases" in r.reason, r
+    # one box overruled by the roster: accepted when the reader's doubt there is real
+    rs = [_sure(int(ch)) for ch in v]
+    rs[2] = _two((int(v[2]) + 1) % 10, int(v[2]), 0.6)
+    r = read_digit_field(rs, semantic=None, check="luhn", known=frozenset({v}))
+    assert (r.value, r.status) == (v, "auto"), r
 
 
 def test_number_absent_from_the_roster_goes_to_review():

@@ -219,6 +219,11 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
                             else "numéro absent de la liste imprimée")
         if expected_sum is not None and int(best) != expected_sum:
             problems.append("total différent de la somme des lignes")
+    # the check digit or the known set may overrule the reader's first choice in one box; overruling it in several
+    # rests on the box probabilities far from where they are measured: a person looks
+    tops = "".join(str(int(np.argmax(p))) for p in probs)
+    if problem_of[best] is None and sum(a != b for a, b in zip(best, tops)) >= 2:
+        problems.append("lecture corrigée sur plusieurs cases")
     valid_rest = [(c, m) for c, m in weighted[1:] if problem_of[c] is None]
     if valid_rest and valid_rest[0][1] >= policy.RIVAL_FRACTION * total and problem_of[best] is None:
         problems.append(f"deux lectures plausibles : {best} ou {valid_rest[0][0]}")

@@ -34,12 +34,17 @@ MIN_DIGIT_P = 1e-7           # a box's digit less likely than this is not explor
 PRUNE = 1e-9                 # readings less likely than this times the best are not explored
 
 
+def _value(v: float | None) -> float:
+    """A recorded threshold; None (calibration found no safe confidence) never accepts."""
+    return float("inf") if v is None else max(float(v), AUTO_ACCEPT_FLOOR)
+
+
 def _load_thresholds() -> tuple[float, float, float, dict]:
     try:
         rec = json.loads(RECORD_FILE.read_text())["threshold"]
-        unchecked = max(float(rec["unchecked"]["value"]), AUTO_ACCEPT_FLOOR)
-        known = max(float(rec["known"]["value"]), AUTO_ACCEPT_FLOOR) if "known" in rec else unchecked
-        return max(float(rec["checked"]["value"]), AUTO_ACCEPT_FLOOR), unchecked, known, rec
+        unchecked = _value(rec["unchecked"]["value"])
+        known = _value(rec["known"]["value"]) if "known" in rec else unchecked
+        return _value(rec["checked"]["value"]), unchecked, known, rec
     except (OSError, KeyError, ValueError, TypeError):
         return 0.9999, 0.9999, 0.9999, {"how": "default before calibration"}
 
