@@ -431,7 +431,7 @@ def _joint_totals(layout: PageLayout, entries: list[EntryResult], api: Any, raw:
             continue  # they don't add up: _check_totals / the fields' own reasons send them to review
         terms = [api.SumTerm(raw[id(fr)].candidates, -1 if fr is tf else 1) for fr in terms_f]
         conf = float(joint(terms, alt))
-        if conf < float(api.AUTO_ACCEPT_CONFIDENCE):
+        if conf < float(api.PAGE_TOTAL_CONFIDENCE):
             continue
         for fr in terms_f:
             if fr.status == "review":

@@ -262,12 +262,31 @@ def test_number_absent_from_the_roster_goes_to_review():
     assert r.status == "review" and r.value == v and "liste" in r.reason
 
 
+def _at(rs, **kw) -> DigitFieldResult:
+    """The decision logic at a fixed threshold (what the calibrated policy accepts is tested below)."""
+    from papier.digits.field import decide
+
+    return decide(rs, threshold=0.999, **kw)
+
+
+def test_a_class_without_a_safe_confidence_is_never_accepted_alone():
+    from papier.digits import policy
+
+    assert policy._value(None) == float("inf") and policy._value(0.5) == policy.AUTO_ACCEPT_FLOOR
+    rec = policy.THRESHOLD_MEASUREMENT
+    never = rec.get("unchecked", {}).get("value", 0) is None
+    r = read_digit_field(_field("140724"), semantic="date_ddmmyy", check=None)  # certain in every box
+    assert r.status == ("review" if never else "auto")
+    if never:
+        assert r.reason == "lecture incertaine" and r.value == "140724"
+
+
 def test_invalid_dates_and_times_go_to_review():
-    assert read_digit_field(_field("140724"), semantic="date_ddmmyy", check=None).status == "auto"
+    assert _at(_field("140724"), semantic="date_ddmmyy", check=None).status == "auto"
     for bad in ("310224", "001224", "151324"):
         r = read_digit_field(_field(bad), semantic="date_ddmmyy", check=None)
         assert r.status == "review" and r.reason == "date impossible", (bad, r)
-    assert read_digit_field(_field("2359"), semantic="time_hhmm", check=None).status == "auto"
+    assert _at(_field("2359"), semantic="time_hhmm", check=None).status == "auto"
     r = read_digit_field(_field("2460"), semantic="time_hhmm", check=None)
     assert r.status == "review" and "heure" in r.reason
 
@@ -280,9 +299,9 @@ def test_date_with_a_doubtful_box_uses_validity():
 
 
 def test_amounts_right_aligned_zero_padded_and_gaps():
-    r = read_digit_field(_field("  1250"), semantic="amount_cents", check=None)
+    r = _at(_field("  1250"), semantic="amount_cents", check=None)
     assert (r.value, r.status) == ("1250", "auto")
-    r = read_digit_field(_field("001250"), semantic="amount_cents", check=None)
+    r = _at(_field("001250"), semantic="amount_cents", check=None)
     assert (r.value, r.status) == ("001250", "auto")
     r = read_digit_field(_field(" 12 50"), semantic="amount_cents", check=None)
     assert r.status == "review" and "milieu" in r.reason
@@ -317,7 +336,7 @@ def test_low_box_confidence_goes_to_review():
 
 def test_control_total_must_match_the_sum():
     rs = _field("  3450")
-    assert read_digit_field(rs, semantic="amount_cents", check=None, expected_sum=3450).status == "auto"
+    assert _at(rs, semantic="amount_cents", check=None, expected_sum=3450).status == "auto"
     r = read_digit_field(rs, semantic="amount_cents", check=None, expected_sum=3460)
     assert r.status == "review" and "somme" in r.reason
 

@@ -101,7 +101,7 @@ def test_page_total_accepts_uncertain_amounts_that_add_up():
     assert set(_statuses(entries)) == {"auto"}
     assert [fr.value for en in entries for fr in en.fields if fr.type == "digits"] == \
         ["001250", "000800", "003000", "0005050"]
-    assert all(fr.confidence >= digits.AUTO_ACCEPT_CONFIDENCE for en in entries for fr in en.fields
+    assert all(fr.confidence >= digits.PAGE_TOTAL_CONFIDENCE for en in entries for fr in en.fields
                if fr.type == "digits")
 
 

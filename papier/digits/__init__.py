@@ -9,13 +9,14 @@ record and measured scores are in model.json; see docs/MODEL_CARD.md.
 from papier.digits.data import heldout_indices, load_handwriting, train_indices, calibration_indices
 from papier.digits.field import DigitFieldResult, read_digit_field
 from papier.digits.page_sum import SumTerm, joint_confidence
-from papier.digits.policy import AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN, AUTO_ACCEPT_CONFIDENCE_UNCHECKED
+from papier.digits.policy import (AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN, AUTO_ACCEPT_CONFIDENCE_UNCHECKED,
+                                  PAGE_TOTAL_CONFIDENCE)
 from papier.digits.reader import BoxReading, read_boxes
 from papier.digits.render import ALIGN_PX_PER_MM, CROP_MARGIN_MM
 
 __all__ = [
     "ALIGN_PX_PER_MM", "CROP_MARGIN_MM", "AUTO_ACCEPT_CONFIDENCE", "AUTO_ACCEPT_CONFIDENCE_KNOWN",
-    "AUTO_ACCEPT_CONFIDENCE_UNCHECKED",
+    "AUTO_ACCEPT_CONFIDENCE_UNCHECKED", "PAGE_TOTAL_CONFIDENCE",
     "BoxReading", "DigitFieldResult", "read_boxes",
     "read_digit_field", "SumTerm", "joint_confidence",
     "load_handwriting", "heldout_indices", "train_indices", "calibration_indices",
