@@ -16,7 +16,7 @@ import numpy as np
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BASELINE_FRACTION, BLANK_REF_MAX, BLANK_REF_MIN_BUBBLES, BUBBLE_INNER, CHECKBOX_INNER_MM,
-    HALO_INNER, HALO_LABEL_MIN_ROWS, HALO_OUTER, INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN,
+    HALO_INNER, HALO_LABEL_MIN_ROWS, HALO_OUTER, INK_DARKNESS, LABEL_ABOVE_MM, LABEL_BELOW_MM, LABEL_GAP_MM, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN,
     MARK_FRAC_EMPTY, MARK_FRAC_MARKED, REG_MAX_SHIFT_PX, REG_MIN_CONTRAST, REG_MIN_BUBBLES, REG_OUTLIER_PX,
     SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_CHECK_MAX, STREAK_MAX_ROWS,
     STREAK_ROW_SPAN, ZONE_INSET_MM,
@@ -124,6 +124,7 @@ class MarkPlan:
     # position down the page (same field, same option, same column): their median is that label's printed ink
     label_idx: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))
     label_group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    label_free_idx: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))  # label side, no letters
 
 
 def _ring_template(r_bub: float) -> np.ndarray:
@@ -190,17 +191,24 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
         # the annulus, without the right-hand side where the option's label is printed; that side on its own
         hsel = annulus & (xx + 0.5 <= 0.3 * r_bub)
         lsel = annulus & (xx + 0.5 > 0.3 * r_bub)
+        # ... and that side without the band where the label's letters are printed (render.py: from r + 0.9 mm,
+        # baseline 0.8 mm below the centre; accents above, descenders below): measurable on every page
+        text = ((xx + 0.5 >= r_bub + LABEL_GAP_MM * K) & (yy + 0.5 >= -LABEL_ABOVE_MM * K)
+                & (yy + 0.5 <= LABEL_BELOW_MM * K))
+        fsel = lsel & ~text
         y0, x0 = np.floor(c[:, 1]).astype(np.int64)[:, None], np.floor(c[:, 0]).astype(np.int64)[:, None]
         halo_idx = (y0 + yy[hsel][None, :]) * W + x0 + xx[hsel][None, :]
         label_idx = (y0 + yy[lsel][None, :]) * W + x0 + xx[lsel][None, :]
+        free_idx = (y0 + yy[fsel][None, :]) * W + x0 + xx[fsel][None, :]
         tmpl = _ring_template(r_bub)
     else:
         disk_idx = np.zeros((0, 1), np.int64)
         halo_idx = np.zeros((0, 1), np.int64)
         label_idx = np.zeros((0, 1), np.int64)
+        free_idx = np.zeros((0, 1), np.int64)
     xy = np.array(centres + box_centres, np.float64).reshape(-1, 2)
     return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots), halo_idx, W, xy, disk_r, tmpl,
-                    disk_yx, label_idx, np.array(group_of, np.int64))
+                    disk_yx, label_idx, np.array(group_of, np.int64), free_idx)
 
 
 # --- local registration: where the printed rings really are ------------------------------------------------------
@@ -356,8 +364,9 @@ def _shifted(idx: np.ndarray, shifts: np.ndarray, width: int) -> np.ndarray:
 
 
 def measure_halos(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = None) -> np.ndarray:
-    """Per bubble (plan order): ink beside the bubble, as the larger of
-    - the fraction of its halo's pixels (away from the label) that are ink, minus the page's median, and
+    """Per bubble (plan order): ink beside the bubble, as the largest of
+    - the fraction of its halo's pixels (away from the label) that are ink, minus the page's median,
+    - the same on the label side outside the band of the label's letters, minus the page's median, and
     - the fraction of its label-side halo that is ink, minus the median of the bubbles printed with the same label
       in the same column (that median is the label's own print); only where at least HALO_LABEL_MIN_ROWS bubbles
       share it (a fiche form's single bubble has no reference: its label side is not measured)."""
@@ -367,6 +376,10 @@ def measure_halos(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = No
     idx = plan.halo_idx if sh is None else _shifted(plan.halo_idx, sh, plan.width)
     frac = (dark.at(idx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
     out = frac - float(np.median(frac))
+    if plan.label_free_idx.shape[0] == plan.n_bubbles:
+        fidx = plan.label_free_idx if sh is None else _shifted(plan.label_free_idx, sh, plan.width)
+        free = (dark.at(fidx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
+        np.maximum(out, free - float(np.median(free)), out=out)
     if plan.label_idx.shape[0] == plan.n_bubbles and len(plan.label_group) == plan.n_bubbles:
         lidx = plan.label_idx if sh is None else _shifted(plan.label_idx, sh, plan.width)
         lab = (dark.at(lidx) > INK_DARKNESS).mean(axis=1).astype(np.float32)

@@ -68,6 +68,14 @@ HALO_INNER = 1.25
 HALO_OUTER = 1.75
 HALO_INK_MIN = 0.04
 HALO_LABEL_MIN_ROWS = 3
+# Where an option's label letters are, relative to its bubble (papier/render.py draws the 6.5 pt label from
+# r + 0.9 mm, baseline 0.8 mm below the centre), with 0.3 mm to spare: the label side of the halo outside this band
+# is measured on every page, against the page's median (a fiche form's single line has no column to compare with).
+# Why: a half fill pushed below-right of a « Célibataire » bubble (deces fiche, scanner_150_jpeg, seed 1 page 65)
+# was read as "nothing marked".
+LABEL_GAP_MM = 0.6
+LABEL_ABOVE_MM = 1.8
+LABEL_BELOW_MM = 1.6
 
 # --- ink in writing zones ---------------------------------------------------------------------------------------
 # A pixel is ink when darker than this (normalised darkness). Only measured *inside* boxes and bubbles (inset

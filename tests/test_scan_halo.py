@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from papier.forms import builtin_form
-from papier.layout import layout_form
+from papier.layout import layout_form, text_width
 from scan_ingest import marks as mk
 from scan_ingest.read import _read_marks
 from scan_ingest.thresholds import ALIGN_PX_PER_MM, HALO_INK_MIN
@@ -81,3 +81,26 @@ def test_ink_on_the_label_side_counts_against_that_column_of_labels():
     r = _read_marks(f, [(v.value, 0.0, 0.0) for v in f.options], [float(halos[j]) for j in
                     [k for k, s in enumerate(plan.spots[:plan.n_bubbles]) if s.field_key == plan.spots[i].field_key]])
     assert r.status == "review" and r.value is None and r.alternatives[0] == o.value
+
+
+def test_a_fill_beside_a_fiche_forms_single_bubble_counts_but_its_label_does_not():
+    """A fiche form has one line: no column of labels to compare with. The label side outside the band of the
+    label's letters is measured against the page (seen: a half fill pushed below-right of « Célibataire »)."""
+    layout = layout_form(builtin_form("deces"))
+    W, H = (int(round(v * K)) for v in layout.size_mm)
+    page = np.full((H, W), 255, np.uint8)
+    plan = mk.mark_plan(layout)
+    opts = [(fi, o) for e in layout.entries for fi, f in enumerate(e.fields) if f.type in ("choice", "multi")
+            for o in f.options]
+    for _, o in opts:  # every option's label, where and as wide as render.py prints it (6.5 pt from r + 0.9 mm)
+        lx = int((o.cx + o.r + 0.9) * K)
+        page[int((o.cy - 1.5) * K):int((o.cy + 1.3) * K), lx:lx + int(text_width(o.label, 6.5) * K)] = 0
+    base = mk.measure_halos(mk.darkness(page), plan)
+    assert np.all(base < HALO_INK_MIN)
+    i, (fi, o) = next((i, t) for i, t in enumerate(opts) if t[1].value == "celibataire")
+    yy, xx = np.mgrid[0:H, 0:W]
+    blob = (xx - (o.cx + 1.6) * K) ** 2 + (yy - (o.cy + 2.4) * K) ** 2 <= (0.9 * K) ** 2
+    page[blob] = 0
+    halos = mk.measure_halos(mk.darkness(page), plan)
+    assert plan.spots[i].value == "celibataire" and halos[i] >= HALO_INK_MIN
+    assert np.all(np.delete(halos, i) < HALO_INK_MIN)
