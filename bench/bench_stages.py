@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from papier.simulate import simulate_batch
     from scan_ingest import read as R
     from scan_ingest.pipeline import default_period
-    from scan_ingest.sources import list_pages
+    from scan_ingest.sources import close_cached_pdf, list_pages
 
     with tempfile.TemporaryDirectory(prefix="bench_stages_") as tmp:
         work = Path(args.out) if args.out else Path(tmp)
@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         for ref in refs[1:]:
             R.read_page(ref, ctx)
         total = time.perf_counter() - t0
+        close_cached_pdf()
     n = len(refs) - 1
     known = sum(acc.values())
     rows = sorted(acc.items(), key=lambda kv: -kv[1])

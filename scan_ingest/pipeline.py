@@ -23,7 +23,7 @@ from typing import Any
 from papier.db import files_dir, jdump, now, open_db
 from scan_ingest.model import PageResult
 from scan_ingest.read import ReadContext, read_page
-from scan_ingest.sources import FileProblem, PageLoadError, PageRef, expand_inputs, list_pages
+from scan_ingest.sources import FileProblem, PageLoadError, PageRef, close_cached_pdf, expand_inputs, list_pages
 from scan_ingest.store import Store, upsert_scan
 
 FAULT_RAISE_ENV = "PAPIER_FAULT_RAISE_ON_PAGE"  # tests: the reader fails on this batch position (1-based)
@@ -221,6 +221,7 @@ def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -
                 yield _work(t)
         finally:
             _undo_one_thread(handle)
+            close_cached_pdf()
         return
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor

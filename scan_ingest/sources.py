@@ -179,12 +179,17 @@ PDF_REOPEN_PAGES = 8
 def _cached_pdf(path: str):  # type: ignore[no-untyped-def]
     slot = _doc_cache.get(path)
     if slot is None or slot[1] >= PDF_REOPEN_PAGES:
-        for old in _doc_cache.values():
-            old[0].close()
-        _doc_cache.clear()
+        close_cached_pdf()
         slot = _doc_cache[path] = [_open_pdf(path), 0]
     slot[1] += 1
     return slot[0]
+
+
+def close_cached_pdf() -> None:
+    """Close the PDF kept open between pages (end of an in-process batch)."""
+    for slot in _doc_cache.values():
+        slot[0].close()
+    _doc_cache.clear()
 
 
 def pixel_sha(gray: np.ndarray) -> str:
