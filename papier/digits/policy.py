@@ -6,8 +6,9 @@ numbers) — a digit field is accepted without review only when its confidence (
 value is right, see papier.digits.field) is at least this. Each is chosen by ``papier/digits/calibrate.py`` on the
 calibration digits (never trained on, never the held-out test digits) as the lowest confidence at which the
 accepted calibration fields of its kind are wrong less than 1 in 1,000 with 95 % confidence (one-sided
-Clopper-Pearson bound) and at most 1 in 3,000 measured; the measurement that chose them is in ``model.json`` under
-"threshold" (loaded here as THRESHOLD_MEASUREMENT). They never go below ``AUTO_ACCEPT_FLOOR``.
+Clopper-Pearson bound) and at most 1 in 5,000 measured; the measurement that chose them is in ``model.json`` under
+"threshold" (loaded here as THRESHOLD_MEASUREMENT). They never go below ``AUTO_ACCEPT_FLOOR``; a class for which no
+confidence qualifies is recorded as null and never accepted alone (infinite threshold).
 """
 
 from __future__ import annotations
