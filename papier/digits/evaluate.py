@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from types import SimpleNamespace
 
 import numpy as np
 
 from papier.checks import ean13_check_digit, luhn_check_digit
+from papier.digits import policy
 from papier.digits.field import DigitFieldResult, decide
 from papier.digits.reader import BoxReading, box_logits, readings_from_logits
 from papier.digits.render import BLANK, MARK, labelled_crop
@@ -97,12 +99,14 @@ def box_stats(pool: Pool) -> dict:
 # --- fields ------------------------------------------------------------------------------------------------------
 
 FIELD_KINDS = ("famille_luhn5", "montant6", "date_ddmmyy", "date_recente", "heure", "ean13")
-CHECKED_KINDS = ("famille_luhn5", "ean13")
-KNOWN_KINDS = ("date_recente",)  # a known set (the crisis period), no check digit
 
 
 def threshold_class(kind: str) -> str:
-    return "checked" if kind in CHECKED_KINDS else "known" if kind in KNOWN_KINDS else "unchecked"
+    """The policy's threshold class of this kind of field, from its check digit and whether the pipeline reads
+    it with a known set (known_for)."""
+    return policy.threshold_class(FIELD_SPECS[kind][1], known_for(kind, frozenset(), frozenset()) is not None)
+
+
 # "date_recente": a date written during the crisis (a `recent` field), read with the pipeline's default crisis
 # period (scan_ingest.pipeline.default_period: PERIOD_BEFORE_DAYS before the reading day to PERIOD_AFTER_DAYS
 # after) as its known set; the dates themselves fall in the last RECENT_DAYS before the reading day.
@@ -162,15 +166,23 @@ def catalogue(rng: np.random.Generator, n: int = 3000) -> frozenset[str]:
 OUTSIDE_KNOWN_SHARE = 0.03
 
 
+@lru_cache(maxsize=8)
+def _in_order(known: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(known))
+
+
+def _known_value(known: frozenset[str], outside: bool, check: str, rng: np.random.Generator) -> str:
+    """A value of the known set, or (outside) a valid one one slip away from it."""
+    return near_outside(known, check, rng) if outside else _in_order(known)[rng.integers(len(known))]
+
+
 def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | None = None) -> tuple[str, str]:
     """(true value, written boxes) where blanks are ' ' (amounts are right-aligned, sometimes zero-padded). With a
     known set, OUTSIDE_KNOWN_SHARE of the values are outside it."""
     outside = known is not None and rng.uniform() < OUTSIDE_KNOWN_SHARE
     if kind == "famille_luhn5":
-        if known and outside:
-            v = near_outside(known, "luhn", rng)
-        elif known:
-            v = sorted(known)[rng.integers(len(known))]
+        if known:
+            v = _known_value(known, outside, "luhn", rng)
         else:
             p = f"{rng.integers(0, 10000):04d}"
             v = p + luhn_check_digit(p)
@@ -183,12 +195,9 @@ def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | Non
         return s, s.rjust(6, " ")
     if kind == "date_recente":
         d = READING_DAY - dt.timedelta(days=int(rng.integers(0, RECENT_DAYS)))
-        if outside:  # the wrong year, a slip of one digit: outside the crisis period, right next to it
-            while True:
-                y = d.year - int(rng.integers(3, 10))
-                if not (d.month == 2 and d.day == 29):
-                    break
-            d = d.replace(year=y)
+        if outside:  # the wrong year, a slip of one digit: outside the crisis period, right next to it (the
+            # dates are the RECENT_DAYS before READING_DAY, late August to November: never a 29 February)
+            d = d.replace(year=d.year - int(rng.integers(3, 10)))
         v = d.strftime("%d%m%y")
         return v, v
     if kind == "date_ddmmyy":
@@ -199,10 +208,8 @@ def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | Non
         v = f"{rng.integers(0, 24):02d}{rng.integers(0, 60):02d}"
         return v, v
     if kind == "ean13":
-        if known and outside:
-            v = near_outside(known, "ean13", rng)
-        elif known:
-            v = sorted(known)[rng.integers(len(known))]
+        if known:
+            v = _known_value(known, outside, "ean13", rng)
         else:
             p = "978" + "".join(str(d) for d in rng.integers(0, 10, 9))
             v = p + ean13_check_digit(p)
