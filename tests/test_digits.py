@@ -272,7 +272,8 @@ def _at(rs, **kw) -> DigitFieldResult:
 def test_a_class_without_a_safe_confidence_is_never_accepted_alone():
     from papier.digits import policy
 
-    assert policy._value(None) == float("inf") and policy._value(0.5) == policy.AUTO_ACCEPT_FLOOR
+    assert policy.recorded_threshold(None) == float("inf")
+    assert policy.recorded_threshold(0.5) == policy.AUTO_ACCEPT_FLOOR
     rec = policy.THRESHOLD_MEASUREMENT
     never = rec.get("unchecked", {}).get("value", 0) is None
     r = read_digit_field(_field("140724"), semantic="date_ddmmyy", check=None)  # certain in every box

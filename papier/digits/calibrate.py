@@ -14,7 +14,7 @@ from papier.digits import data as D
 from papier.digits.evaluate import (FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,
                                     render_pool, roster, simulate_fields, threshold_class)
 from papier.digits.model import MODEL_FILE, load_model, softmax
-from papier.digits.policy import AUTO_ACCEPT_FLOOR
+from papier.digits.policy import AUTO_ACCEPT_FLOOR, recorded_threshold
 from papier.digits.render import PROFILES
 
 CAL_SEED = 777
@@ -102,13 +102,9 @@ def run() -> dict:
         },
     }
     # 3. held-out test figures (nothing chosen here)
-    record["heldout"] = heldout_report({k: _never(v["value"]) for k, v in thresholds.items()}, T)
+    record["heldout"] = heldout_report({k: recorded_threshold(v["value"]) for k, v in thresholds.items()}, T)
     record["calibration_seconds"] = round(time.time() - t0)
     return record
-
-
-def _never(value: float | None) -> float:
-    return float("inf") if value is None else value
 
 
 def _choose(outcomes) -> dict:

@@ -41,7 +41,7 @@ MIN_DIGIT_P = 1e-7           # a box's digit less likely than this is not explor
 PRUNE = 1e-9                 # readings less likely than this times the best are not explored
 
 
-def _value(v: float | None) -> float:
+def recorded_threshold(v: float | None) -> float:
     """A recorded threshold; None (calibration found no safe confidence) never accepts."""
     return float("inf") if v is None else max(float(v), AUTO_ACCEPT_FLOOR)
 
@@ -49,9 +49,9 @@ def _value(v: float | None) -> float:
 def _load_thresholds() -> tuple[float, float, float, dict]:
     try:
         rec = json.loads(RECORD_FILE.read_text())["threshold"]
-        unchecked = _value(rec["unchecked"]["value"])
-        known = _value(rec["known"]["value"]) if "known" in rec else unchecked
-        return _value(rec["checked"]["value"]), unchecked, known, rec
+        unchecked = recorded_threshold(rec["unchecked"]["value"])
+        known = recorded_threshold(rec["known"]["value"]) if "known" in rec else unchecked
+        return recorded_threshold(rec["checked"]["value"]), unchecked, known, rec
     except (OSError, KeyError, ValueError, TypeError):
         return 0.9999, 0.9999, 0.9999, {"how": "default before calibration"}
 
