@@ -48,6 +48,16 @@ class ReadContext:
     kits: frozenset[str] | None = None
     known_values: dict[str, list[str]] = field(default_factory=dict)
     period: tuple[str, str] | None = None  # ISO dates: the crisis period, the known set of `recent` date fields
+    _known_sets: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def known_set(self, name: str | None) -> frozenset[str] | None:
+        """The kit's `known` list `name` as a set, built once (the reader looks it up for every field and caches
+        its digits by the set)."""
+        if not name or name not in self.known_values:
+            return None
+        if name not in self._known_sets:
+            self._known_sets[name] = frozenset(self.known_values[name])
+        return self._known_sets[name]
 
 
 def _digits_api() -> Any | None:
@@ -252,7 +262,7 @@ def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any,
     if api is None or readings is None:
         why = "chiffres à lire (lecteur non installé)" if api is None else "lecteur de chiffres en panne"
         return FieldResult(f.name, f.type, None, "review", 0.0, [], why, True, bbox_mm=bbox)
-    known = frozenset(ctx.known_values[d.known]) if d.known and d.known in ctx.known_values else None
+    known = ctx.known_set(d.known)
     if d.recent and ctx.period and d.semantic:
         known = dates_between(_dt.date.fromisoformat(ctx.period[0]), _dt.date.fromisoformat(ctx.period[1]),
                               d.semantic)
