@@ -383,10 +383,11 @@ def measure_halos(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = No
     if plan.label_idx.shape[0] == plan.n_bubbles and len(plan.label_group) == plan.n_bubbles:
         lidx = plan.label_idx if sh is None else _shifted(plan.label_idx, sh, plan.width)
         lab = (dark.at(lidx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
-        counts = np.bincount(plan.label_group)
-        for g in np.flatnonzero(counts >= HALO_LABEL_MIN_ROWS):
-            m = plan.label_group == g
-            np.maximum(out, np.where(m, lab - np.median(lab[m]), -1.0), out=out)
+        # each column's median label; a group too small to have one is not measured (its median stays +inf)
+        med = np.full(int(plan.label_group.max()) + 1, np.inf, np.float32)
+        for g in np.flatnonzero(np.bincount(plan.label_group) >= HALO_LABEL_MIN_ROWS):
+            med[g] = np.median(lab[plan.label_group == g])
+        np.maximum(out, lab - med[plan.label_group], out=out)
     return out
 
 
