@@ -15,7 +15,7 @@ from papier.digits.evaluate import (FIELD_KINDS, box_stats, catalogue, field_sta
                                     render_pool, roster, simulate_fields, threshold_class)
 from papier.digits.model import MODEL_FILE, load_model, softmax
 from papier.digits.policy import AUTO_ACCEPT_FLOOR, recorded_threshold
-from papier.digits.render import PROFILES
+from papier.digits.render import BLANK, PROFILES
 
 CAL_SEED = 777
 TEST_SEED = 4242
@@ -88,6 +88,7 @@ def run() -> dict:
               + str(next((r for r in thresholds[cls]["grid"] if r["threshold"] == thresholds[cls]["value"]),
                          "no confidence on the grid is safe: never accepted alone")))
     record = {
+        "lost_digits": lost_digit_rates(cal),
         "temperature": {"value": T, "fitted_on": f"{int(sel.sum())} calibration digit crops (all profiles)",
                         "nll": round(min(nll), 4)},
         "calibration_boxes": {k: box_stats(p) for k, p in cal.items()},
@@ -105,6 +106,32 @@ def run() -> dict:
     record["heldout"] = heldout_report({k: recorded_threshold(v["value"]) for k, v in thresholds.items()}, T)
     record["calibration_seconds"] = round(time.time() - t0)
     return record
+
+
+def lost_digit_rates(pools) -> dict:
+    """Digits read as blank boxes without doubt (policy.LOOSE_DOUBT_PX, FAINT_DOUBT_PX), per kind of capture
+    (binarised or grey): the measurement behind policy.LOST_DIGIT_RISK and LOST_DIGIT_RISK_FLAT; and the share of
+    blank boxes a doubt sends to review."""
+    out: dict = {}
+    for flat in (False, True):
+        n = lost = undoubted = blanks = doubted = 0
+        for pool in pools.values():
+            for r, t in zip(pool.readings, pool.targets.tolist()):
+                if r.flat != flat:
+                    continue
+                if 0 <= t < 10:
+                    n += 1
+                    lost += r.state == "blank"
+                    undoubted += r.state == "blank" and not r.doubt
+                elif t == BLANK and r.state == "blank":
+                    blanks += 1
+                    doubted += r.doubt
+        out["binarised" if flat else "grey"] = {
+            "digits": n, "read_blank": lost, "read_blank_without_doubt": undoubted,
+            "rate_without_doubt": undoubted / n if n else None,
+            "upper_95": round(_upper_bound(undoubted, n), 6) if n else None,
+            "blank_boxes": blanks, "blank_boxes_in_doubt": doubted}
+    return out
 
 
 def _choose(outcomes) -> dict:

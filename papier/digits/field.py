@@ -128,6 +128,19 @@ def _shape_problem(states: list[str], semantic: str | None, check: str | None) -
     return None
 
 
+def _lost_digit(readings: Sequence[BoxReading], states: list[str]) -> tuple[str | None, float]:
+    """A number with leading blank boxes (an amount is right-aligned) whose leftmost digit was lost would read
+    as a valid, shorter number. The blank box just left of the first digit: ink the reader set aside there is a
+    problem (review); otherwise the risk that a digit vanished (policy.LOST_DIGIT_RISK*) lowers the confidence."""
+    first = next(i for i, s in enumerate(states) if s != "blank")
+    if first == 0:
+        return None, 0.0
+    box = readings[first - 1]
+    if box.doubt:
+        return "case de gauche peut-être écrite (encre pâle ou hors de la case)", 0.0
+    return None, policy.LOST_DIGIT_RISK_FLAT if box.flat else policy.LOST_DIGIT_RISK
+
+
 def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
                      known: frozenset[str] | None = None, expected_sum: int | None = None) -> DigitFieldResult:
     """Decide a digit field from its box readings (left to right). See the module docstring."""
@@ -149,6 +162,9 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
     shape = _shape_problem(states, semantic, check)
     if shape:
         problems.append(shape)
+    lost_problem, lost_risk = (None, 0.0) if shape else _lost_digit(readings, states)
+    if lost_problem:
+        problems.append(lost_problem)
 
     probs = [np.asarray(r.probs, dtype=np.float64) for r in readings if r.state != "blank"]
     beam_digits, beam_scores = _beam_arrays(probs, policy.TOP_K, policy.BEAM)
@@ -209,7 +225,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         residual_w = unexplored_known + max(0.0, residual - unexplored_known) * valid_share * policy.UNKNOWN_PRIOR
     best, best_m = weighted[0]
     total = mass + residual_w
-    confidence = best_m / total if total > 0 else 0.0
+    confidence = (best_m / total if total > 0 else 0.0) * (1.0 - lost_risk)
     if problem_of[best] is not None:
         problems.append(problem_of[best])
         confidence = 0.0
@@ -254,6 +270,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         raw = sorted(((c, s * prior_of[c]) for c, s in cands if problem_of[c] is None), key=lambda t: -t[1])
         raw_total = sum(s * prior_of[c] for c, s in cands) + residual_w
         if raw and raw_total > 0:
-            candidates = tuple((c, m / raw_total) for c, m in raw[:CANDIDATES_KEPT])
+            # a lost leading digit is a reading outside the list: its risk stays unlisted mass
+            candidates = tuple((c, m / raw_total * (1.0 - lost_risk)) for c, m in raw[:CANDIDATES_KEPT])
     return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False,
                             candidates, status == "review" and value is not None and not structural)

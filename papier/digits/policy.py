@@ -20,6 +20,24 @@ RECORD_FILE = Path(__file__).resolve().parent / "model.json"
 
 MARK_UNSURE = 0.5            # P("not a digit": struck out, stray mark) above which an inked box is "unsure"
 MIN_DIGIT_EXTENT_PX = 12     # ink smaller than 1.5 mm in both directions is a mark, not a digit
+# A box read blank may hold a lost digit: pale ink under the ink threshold, or a digit so large or so far off
+# that most of it lies outside the box. Left of a number's first digit (amounts are right-aligned, so leading
+# blanks are normal) that lost digit leaves a valid, shorter number: 7 888,00 read 888,00. A blank box there
+# with more than LOOSE_DOUBT_PX ink pixels inside it (every component, dust included, printed lines erased) or
+# more than FAINT_DOUBT_PX at the pale-ink threshold (preprocess.FAINT_THRESHOLD) sends the field to review.
+# Measured on 6 renderings of the 800 calibration digits and 1,500 blank boxes per profile (session 5): every
+# digit read blank on a grey capture but one is above one of them (loose 2-572, faint 119-679 px); blank boxes
+# are at most 32 loose px, and 99 % of them at most 39 (clean, scanner), 100 (photo), 122 (photocopy) faint px.
+# On a binarised capture (fax) pale digits can vanish completely (1.1 % of fax digits, 0-87 px): no box test
+# sees them. So a number with a leading blank box carries, in its confidence, the risk that a digit vanished
+# there: LOST_DIGIT_RISK_FLAT from a binarised capture, LOST_DIGIT_RISK from a grey one. Each is at least the
+# 95 % upper bound of the rate of digits read blank without doubt that calibrate.py measures (model.json
+# "lost_digits": grey 5 in 96,239, bound 1.1e-4; binarised 202 in 18,961, bound 0.012), i.e. the chance a blank
+# box there hides a digit when a digit is as likely there as not.
+LOOSE_DOUBT_PX = 40
+FAINT_DOUBT_PX = 80
+LOST_DIGIT_RISK = 2e-4
+LOST_DIGIT_RISK_FLAT = 0.02
 AUTO_ACCEPT_FLOOR = 0.99     # never accept a field whose confidence is below this, whatever calibration says
 UNKNOWN_PRIOR = 1e-3         # prior weight of a valid number absent from the `known` set (a known one weighs 1)
 INVALID_PRIOR = 0.01          # prior weight of a reading that fails its check / is no valid date (writer's slip)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from papier.digits.model import MARK, load_model, softmax
-from papier.digits.policy import MARK_UNSURE, MIN_DIGIT_EXTENT_PX
+from papier.digits.policy import FAINT_DOUBT_PX, LOOSE_DOUBT_PX, MARK_UNSURE, MIN_DIGIT_EXTENT_PX
 from papier.digits.preprocess import BLANK_MAX_PX, prepare
 from papier.digits.render import CROP_H, CROP_W
 
@@ -22,6 +22,10 @@ class BoxReading:
     state: str            # "blank" | "digit" | "unsure" (some ink, can't tell if it's a digit/stray mark)
     probs: np.ndarray     # shape (10,), calibrated probabilities for 0-9 (uniform when blank)
     ink: float            # fraction of the inner box covered by ink
+    # a blank box with ink the reader set aside (pale, or a large digit mostly outside the box): a digit may have
+    # been lost there (policy.LOOSE_DOUBT_PX, policy.FAINT_DOUBT_PX)
+    doubt: bool = False
+    flat: bool = False    # read from a binarised capture (preprocess.FLAT_PAPER_SHARE): pale ink may be gone
 
     @property
     def digit(self) -> int:
@@ -52,17 +56,18 @@ def readings_from_logits(logits: np.ndarray, P, temperature: float | None = None
     T = load_model().temperature if temperature is None else temperature
     out: list[BoxReading] = []
     inked = P.ink_px > BLANK_MAX_PX
+    doubt = (P.loose_px > LOOSE_DOUBT_PX) | (P.faint_px > FAINT_DOUBT_PX)
     p_all = softmax(logits.astype(np.float64))
     p_dig = softmax(logits[:, :10].astype(np.float64) / T)
     for i in range(len(logits)):
         ink = float(P.ink[i])
         if not inked[i]:
-            out.append(BoxReading("blank", _UNIFORM, ink))
+            out.append(BoxReading("blank", _UNIFORM, ink, bool(doubt[i]), bool(P.flat[i])))
             continue
         p = p_dig[i]
         p.flags.writeable = False
         unsure = p_all[i, MARK] > MARK_UNSURE or P.extent[i] < MIN_DIGIT_EXTENT_PX
-        out.append(BoxReading("unsure" if unsure else "digit", p, ink))
+        out.append(BoxReading("unsure" if unsure else "digit", p, ink, False, bool(P.flat[i])))
     return out
 
 
