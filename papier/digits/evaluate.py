@@ -29,7 +29,7 @@ class Pool:
     readings: list[BoxReading]
     targets: np.ndarray
     logits: np.ndarray
-    prep: SimpleNamespace  # ink_px, ink, extent of the preprocessing
+    prep: SimpleNamespace  # ink_px, ink, extent, loose_px, faint_px, flat of the preprocessing
 
     def with_temperature(self, temperature: float) -> "Pool":
         return Pool(self.profile, readings_from_logits(self.logits, self.prep, temperature), self.targets,
@@ -69,7 +69,7 @@ def read_pool(crops: np.ndarray, targets: np.ndarray, profile: str, temperature:
         logits.append(lg)
         preps.append(P)
         readings.extend(readings_from_logits(lg, P, temperature))
-    prep = SimpleNamespace(**{k: np.concatenate([getattr(P, k) for P in preps]) for k in ("ink_px", "ink", "extent", "loose_px", "faint_px")})
+    prep = SimpleNamespace(**{k: np.concatenate([getattr(P, k) for P in preps]) for k in ("ink_px", "ink", "extent", "loose_px", "faint_px", "flat")})
     return Pool(profile, readings, targets, np.concatenate(logits), prep)
 
 
