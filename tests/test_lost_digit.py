@@ -79,8 +79,13 @@ def test_a_leading_blank_from_a_binarised_capture_is_never_accepted_alone():
     r = decide(_amount("8880", _blank(flat=True)), semantic="amount_cents", check=None, threshold=0.99)
     assert r.status == "review" and r.reason == "lecture incertaine"
     assert r.confidence <= 1 - policy.LOST_DIGIT_RISK_FLAT + 1e-12
-    # its candidates for the page total carry the same risk as unlisted mass
-    assert sum(s for _, s in r.candidates) <= 1 - policy.LOST_DIGIT_RISK_FLAT + 1e-12
+    # its candidates for the page total: the reading, and the same with a lost leading digit restored
+    cands = dict(r.candidates)
+    assert cands["8880"] <= 1 - policy.LOST_DIGIT_RISK_FLAT + 1e-12
+    lost = {f"{d}8880" for d in range(1, 10)}
+    assert lost <= set(cands)
+    assert abs(sum(cands[c] for c in lost) - cands["8880"] * policy.LOST_DIGIT_RISK_FLAT
+               / (1 - policy.LOST_DIGIT_RISK_FLAT)) < 1e-12
     # written in every box (zero-padded) nothing can be lost on the left
     full = [BoxReading("digit", b.probs, 0.2, False, True) for b in (_sure(int(c)) for c in "008880")]
     assert decide(full, semantic="amount_cents", check=None, threshold=0.99).status == "auto"
@@ -104,3 +109,20 @@ def test_the_evaluation_compares_amounts_as_amounts():
     assert FieldOutcome("montant6", "000582", res).correct
     assert not FieldOutcome("montant6", "7888", DigitFieldResult("888", "auto", 0.999)).correct
     assert not FieldOutcome("date_ddmmyy", "010124", DigitFieldResult("10124", "auto", 0.999)).correct
+
+
+def test_a_page_total_still_vouches_for_amounts_from_a_binarised_capture():
+    """A lost leading digit moves an amount by thousands of cents: the page total catches it unless another field
+    lost a digit that compensates, so fax amounts that add up are still accepted together."""
+    from papier.digits import SumTerm, joint_confidence
+
+    def term(digits: str, sign: int) -> SumTerm:
+        r = decide(_amount(digits, _blank(flat=True)), semantic="amount_cents", check=None, threshold=0.99)
+        return SumTerm(r.candidates, sign)
+
+    c = joint_confidence([term("1250", 1), term("800", 1), term("2050", -1)])
+    assert c >= policy.PAGE_TOTAL_CONFIDENCE
+    # the same risk left as mass no list holds would have been bounded as if it could compensate anything
+    c_unlisted = joint_confidence([SumTerm(t.candidates[:1], t.sign) for t in
+                                   (term("1250", 1), term("800", 1), term("2050", -1))])
+    assert c_unlisted < policy.PAGE_TOTAL_CONFIDENCE

@@ -141,6 +141,18 @@ def _lost_digit(readings: Sequence[BoxReading], states: list[str]) -> tuple[str 
     return None, policy.LOST_DIGIT_RISK_FLAT if box.flat else policy.LOST_DIGIT_RISK
 
 
+def _lost_variants(best: tuple[str, float], risk: float, semantic: str | None,
+                   check: str | None) -> tuple[tuple[str, float], ...]:
+    """The best reading with a lost leading digit (1-9) restored, each with its share of the lost-digit risk: a
+    page total then sees that such a loss changes the amount by thousands of cents (only a compensating loss
+    elsewhere could hide it) instead of bounding it as a reading that could compensate anything."""
+    if risk <= 0:
+        return ()
+    value, share = best
+    out = tuple((f"{d}{value}", share * risk / (1.0 - risk) / 9) for d in range(1, 10))
+    return tuple(t for t in out if value_problem(t[0], semantic, check) is None)
+
+
 def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
                      known: frozenset[str] | None = None, expected_sum: int | None = None) -> DigitFieldResult:
     """Decide a digit field from its box readings (left to right). See the module docstring."""
@@ -270,7 +282,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         raw = sorted(((c, s * prior_of[c]) for c, s in cands if problem_of[c] is None), key=lambda t: -t[1])
         raw_total = sum(s * prior_of[c] for c, s in cands) + residual_w
         if raw and raw_total > 0:
-            # a lost leading digit is a reading outside the list: its risk stays unlisted mass
             candidates = tuple((c, m / raw_total * (1.0 - lost_risk)) for c, m in raw[:CANDIDATES_KEPT])
+            candidates += _lost_variants(candidates[0], lost_risk, semantic, check)
     return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False,
                             candidates, status == "review" and value is not None and not structural)

@@ -50,7 +50,7 @@ class Prepared:
     extent: np.ndarray      # (B,) larger side of the kept ink bounding box, px
     loose_px: np.ndarray    # (B,) ink pixels inside the box, printed lines erased, every component (dust too)
     faint_px: np.ndarray    # (B,) pale strokes inside the box (FAINT_THRESHOLD, FAINT_MIN_COMPONENT_PX): pale ink
-    #                          the ink threshold leaves out
+    #                          the ink threshold leaves out (measured on boxes read blank only, else 0)
     flat: np.ndarray        # (B,) bool: a binarised capture (fax, scanner background removal): most of the crop is
     #                          exactly the paper's white, so pale ink may have been thresholded away before us
 
@@ -177,7 +177,6 @@ def prepare(crops: np.ndarray) -> Prepared:
     Dc = _bridge(Dc, row_band, 1)
     Dc = _bridge(Dc, col_band, 2)
     ink_mask = Dc > INK_THRESHOLD
-    faint_mask = Dc > FAINT_THRESHOLD
 
     # Connected components of all crops at once (a mosaic with empty separators).
     mosaic = np.zeros((B, H + 1, W + 1), np.uint8)
@@ -200,7 +199,6 @@ def prepare(crops: np.ndarray) -> Prepared:
     nz = (bi * H + yi) * W + xi
     in_box = (yi >= t0[bi]) & (yi < b0[bi]) & (xi >= l0[bi]) & (xi < r0[bi])
     loose_px = np.bincount(bi[in_box], minlength=B)
-    faint_px = _faint_strokes(faint_mask, t0, b0, l0, r0)
     area = np.bincount(L, minlength=n)
     inside = np.bincount(L[in_box], minlength=n)
     keep = (inside >= 0.4 * area) & (area >= MIN_COMPONENT_PX)
@@ -210,6 +208,10 @@ def prepare(crops: np.ndarray) -> Prepared:
     km[nz[kept]] = True
     km = km.reshape(B, H, W)
     ink_px = np.bincount(bi[kept], minlength=B)
+    faint_px = np.zeros(B, np.int64)
+    pale = np.flatnonzero(ink_px <= BLANK_MAX_PX)  # only a box read blank needs it
+    if len(pale):
+        faint_px[pale] = _faint_strokes(Dc[pale] > FAINT_THRESHOLD, t0[pale], b0[pale], l0[pale], r0[pale])
     inner_area = ((b0 - t0) * (r0 - l0)).astype(np.float32)
     ink_frac = np.bincount(bi[kept & in_box], minlength=B) / inner_area
     rows_any = km.any(axis=2)
