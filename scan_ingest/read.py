@@ -28,7 +28,7 @@ from scan_ingest.identify import identify
 from scan_ingest.model import EntryResult, FieldResult, PageResult
 from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_page, write_atomic
 from scan_ingest.thresholds import (
-    ALIGN_PX_PER_MM, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
+    ALIGN_PX_PER_MM, COPY_CONFIDENCE, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -519,8 +519,10 @@ def _copy_number(entries: list[EntryResult], trace_mm2: float = 0.0) -> int | No
                 entries[-1].has_ink = True
                 return None
             if fr.status == "auto" and isinstance(fr.value, str) and fr.value.isdigit():
-                return int(fr.value)
-            if fr.status == "auto":
+                if fr.confidence >= COPY_CONFIDENCE:
+                    return int(fr.value)
+                fr.status, fr.reason = "review", "n° de copie à confirmer (il identifie la feuille)"
+            elif fr.status == "auto":
                 fr.status, fr.reason = "review", "n° de copie illisible"
             return None
     return 0

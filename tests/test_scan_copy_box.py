@@ -122,3 +122,20 @@ def test_dotted_digit_in_a_line_field_is_read_not_stored_blank(aligned_page):
     assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"
     assert _digit_trace_mm2(dark, f) >= COPY_TRACE_MM2
     assert _digit_trace_mm2(mk.darkness(page), f) == 0.0
+
+
+def _written_copie(row: int, value: str, confidence: float) -> list[EntryResult]:
+    f = FieldResult("copie", "digits", value, "auto", confidence, [], None, True)
+    return [EntryResult(row, "page", {}, True, [f])]
+
+
+def test_a_copy_number_is_a_sheet_identity_accepted_only_when_nearly_certain():
+    from scan_ingest.thresholds import COPY_CONFIDENCE
+
+    sure = _written_copie(9, "3", COPY_CONFIDENCE)
+    assert _copy_number(sure) == 3 and sure[-1].fields[0].status == "auto"
+    # the digit reader's own threshold for plain numbers (0.998) is not enough for an identity
+    merely = _written_copie(9, "3", 0.9985)
+    assert _copy_number(merely) is None
+    fr = merely[-1].fields[0]
+    assert fr.status == "review" and fr.value == "3" and "copie" in fr.reason
