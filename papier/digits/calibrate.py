@@ -23,6 +23,13 @@ CAL_COPIES = 24  # renderings of the calibration digits: about one crop per box 
 CAL_FIELDS_PER_KIND = 4000
 TARGET_ERROR = 1e-3
 MARGIN = 1 / 5  # measured error rate at most this fraction of the target (see _choose)
+# ... and for fields with neither a check digit nor a known set (amounts, other dates, times, plain numbers): their
+# errors are silent values nothing else catches at reading time, and the scan benchmark's pages read worse than
+# the crops measured here. Session 5, with 1/5 for every class: this class got 0.998 (5 wrong in 25,270), then
+# the held-out fields measured 3 wrong in about 5,830 accepted and the scan benchmark 2 in about 1,800 (an amount
+# 5100 read 6100 at 0.9981 on a page whose total was in review; a copy number): two to five times the rate the
+# calibration fields showed. A margin of 1/10 asks the calibration for twice the safety on this class.
+MARGIN_BY_CLASS = {"unchecked": 1 / 10}
 GRID = (0.99, 0.995, 0.997, 0.998, 0.999, 0.9995, 0.9996, 0.9997, 0.9998, 0.9999, 0.99995, 0.99998, 0.99999, 0.999995, 0.999998,
         0.999999)
 
@@ -82,7 +89,7 @@ def run() -> dict:
     for cls in ("checked", "known", "unchecked"):
         kinds = tuple(k for k in FIELD_KINDS if threshold_class(k) == cls)
         sel_o = [o for o in outcomes if o.kind in kinds]
-        thresholds[cls] = _choose(sel_o)
+        thresholds[cls] = _choose(sel_o, MARGIN_BY_CLASS.get(cls, MARGIN))
         thresholds[cls]["kinds"] = list(kinds)
         print(f"threshold {cls}: {thresholds[cls]['value']}: "
               + str(next((r for r in thresholds[cls]["grid"] if r["threshold"] == thresholds[cls]["value"]),
@@ -96,7 +103,8 @@ def run() -> dict:
             **thresholds,
             "how": (f"per class of field, the lowest confidence on the grid at which the accepted calibration "
                     f"fields have a one-sided 95 % Clopper-Pearson upper bound of the error rate below "
-                    f"{TARGET_ERROR} and a measured error rate at most {MARGIN} of it; {len(outcomes)} "
+                    f"{TARGET_ERROR} and a measured error rate at most {MARGIN} of it ({MARGIN_BY_CLASS} for "
+                    f"those classes); {len(outcomes)} "
                     f"calibration fields ({', '.join(FIELD_KINDS)}; {CAL_FIELDS_PER_KIND} per kind and profile; "
                     f"profiles {', '.join(PROFILES)}) built from {CAL_COPIES} renderings of the "
                     f"{len(D.calibration_indices())} calibration digits"),
@@ -134,7 +142,7 @@ def lost_digit_rates(pools) -> dict:
     return out
 
 
-def _choose(outcomes) -> dict:
+def _choose(outcomes, margin: float = MARGIN) -> dict:
     conf = np.array([o.result.confidence for o in outcomes])
     ok_other = np.array([o.result.status == "auto" for o in outcomes])  # no problem other than confidence
     correct = np.array([o.correct for o in outcomes])
@@ -152,9 +160,9 @@ def _choose(outcomes) -> dict:
     # No grid point passing means no confidence is safe for this class: its fields are never accepted alone (value
     # None; amounts can still be accepted through their page's control total).
     chosen = next((row["threshold"] for row in table if row["error_upper_95"] < TARGET_ERROR
-                   and row["errors"] <= TARGET_ERROR * MARGIN * row["accepted"]), None)
+                   and row["errors"] <= TARGET_ERROR * margin * row["accepted"]), None)
     return {"value": None if chosen is None else max(chosen, AUTO_ACCEPT_FLOOR), "fields": len(outcomes),
-            "grid": table}
+            "margin": margin, "grid": table}
 
 
 HELDOUT_COPIES = 6  # renderings of the held-out digits: no crop drawn twice for one kind of field
