@@ -6,7 +6,8 @@ numbers) — a digit field is accepted without review only when its confidence (
 value is right, see papier.digits.field) is at least this. Each is chosen by ``papier/digits/calibrate.py`` on the
 calibration digits (never trained on, never the held-out test digits) as the lowest confidence at which the
 accepted calibration fields of its kind are wrong less than 1 in 1,000 with 95 % confidence (one-sided
-Clopper-Pearson bound) and at most 1 in 5,000 measured; the measurement that chose them is in ``model.json`` under
+Clopper-Pearson bound) and at most 1 in 5,000 measured (1 in 10,000 for the unchecked class:
+calibrate.MARGIN_BY_CLASS); the measurement that chose them is in ``model.json`` under
 "threshold" (loaded here as THRESHOLD_MEASUREMENT). They never go below ``AUTO_ACCEPT_FLOOR``; a class for which no
 confidence qualifies is recorded as null and never accepted alone (infinite threshold).
 """
@@ -28,11 +29,11 @@ MIN_DIGIT_EXTENT_PX = 12     # ink smaller than 1.5 mm in both directions is a m
 # Measured on 6 renderings of the 800 calibration digits and 1,500 blank boxes per profile (session 5): every
 # digit read blank on a grey capture but one is above one of them (loose 2-572, faint 119-679 px); blank boxes
 # are at most 32 loose px, and 99 % of them at most 39 (clean, scanner), 100 (photo), 122 (photocopy) faint px.
-# On a binarised capture (fax) pale digits can vanish completely (1.1 % of fax digits, 0-87 px): no box test
+# On a binarised capture (fax) pale digits can vanish completely (1.2 % of fax digits, 0-87 px): no box test
 # sees them. So a number with a leading blank box carries, in its confidence, the risk that a digit vanished
 # there: LOST_DIGIT_RISK_FLAT from a binarised capture, LOST_DIGIT_RISK from a grey one. Each is at least the
 # 95 % upper bound of the rate of digits read blank without doubt that calibrate.py measures (model.json
-# "lost_digits": grey 5 in 96,239, bound 1.1e-4; binarised 202 in 18,961, bound 0.012), i.e. the chance a blank
+# "lost_digits": grey 4 in 98,720, bound 9.3e-5; binarised 202 in 16,480, bound 0.014), i.e. the chance a blank
 # box there hides a digit when a digit is as likely there as not.
 LOOSE_DOUBT_PX = 40
 FAINT_DOUBT_PX = 80
