@@ -126,3 +126,21 @@ def test_a_page_total_still_vouches_for_amounts_from_a_binarised_capture():
     c_unlisted = joint_confidence([SumTerm(t.candidates[:1], t.sign) for t in
                                    (term("1250", 1), term("800", 1), term("2050", -1))])
     assert c_unlisted < policy.PAGE_TOTAL_CONFIDENCE
+
+
+def test_a_pool_read_again_at_another_temperature_keeps_the_doubts_and_the_capture():
+    """calibrate.py fits the temperature, then re-reads its pools from their logits and kept measures."""
+    from papier.digits.evaluate import read_pool, render_pool
+
+    images, labels = load_handwriting()
+    idx = heldout_indices()[:30]
+    crops, targets = render_pool(images[idx], labels[idx], "fax", 4, n_blank=20)
+    pale = [render_crop(upscale(images[i]), Writing(ink=0.15), sample_degradation(np.random.default_rng(i),
+                                                                                   "scanner200"), np.random.default_rng(i))
+            for i in idx[:10]]
+    crops = np.concatenate([crops, np.stack(pale)])
+    targets = np.concatenate([targets, labels[idx[:10]]])
+    pool = read_pool(crops, targets, "mixed", temperature=1.0)
+    again = pool.with_temperature(2.0)
+    assert [(r.state, r.doubt, r.flat) for r in again.readings] == [(r.state, r.doubt, r.flat) for r in pool.readings]
+    assert sum(r.flat for r in pool.readings) >= 45 and sum(r.doubt for r in pool.readings) >= 8

@@ -103,8 +103,8 @@ def run() -> dict:
             **thresholds,
             "how": (f"per class of field, the lowest confidence on the grid at which the accepted calibration "
                     f"fields have a one-sided 95 % Clopper-Pearson upper bound of the error rate below "
-                    f"{TARGET_ERROR} and a measured error rate at most {MARGIN} of it ({MARGIN_BY_CLASS} for "
-                    f"those classes); {len(outcomes)} "
+                    f"{TARGET_ERROR} and a measured error rate at most {MARGIN} of it ("
+                    f"{', '.join(f'{c}: {m}' for c, m in MARGIN_BY_CLASS.items())}); {len(outcomes)} "
                     f"calibration fields ({', '.join(FIELD_KINDS)}; {CAL_FIELDS_PER_KIND} per kind and profile; "
                     f"profiles {', '.join(PROFILES)}) built from {CAL_COPIES} renderings of the "
                     f"{len(D.calibration_indices())} calibration digits"),

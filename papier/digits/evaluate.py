@@ -8,7 +8,7 @@ so many fields can be measured from a few thousand box readings.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -17,9 +17,15 @@ import numpy as np
 from papier.checks import ean13_check_digit, luhn_check_digit
 from papier.digits import policy
 from papier.digits.field import DigitFieldResult, decide
+from papier.digits.preprocess import Prepared
 from papier.digits.reader import BoxReading, box_logits, readings_from_logits
 from papier.digits.render import BLANK, MARK, labelled_crop
 from papier.simulate.values import near_outside
+
+
+# what a pool keeps of papier.digits.preprocess.Prepared to re-read its boxes at another temperature: every
+# per-crop measure, not the 28 x 28 images
+PREP_MEASURES = tuple(f.name for f in fields(Prepared) if f.name != "images")
 
 
 @dataclass
@@ -29,7 +35,7 @@ class Pool:
     readings: list[BoxReading]
     targets: np.ndarray
     logits: np.ndarray
-    prep: SimpleNamespace  # ink_px, ink, extent, loose_px, faint_px, flat of the preprocessing
+    prep: SimpleNamespace  # the preprocessing's per-crop measures (PREP_MEASURES)
 
     def with_temperature(self, temperature: float) -> "Pool":
         return Pool(self.profile, readings_from_logits(self.logits, self.prep, temperature), self.targets,
@@ -69,7 +75,7 @@ def read_pool(crops: np.ndarray, targets: np.ndarray, profile: str, temperature:
         logits.append(lg)
         preps.append(P)
         readings.extend(readings_from_logits(lg, P, temperature))
-    prep = SimpleNamespace(**{k: np.concatenate([getattr(P, k) for P in preps]) for k in ("ink_px", "ink", "extent", "loose_px", "faint_px", "flat")})
+    prep = SimpleNamespace(**{k: np.concatenate([getattr(P, k) for P in preps]) for k in PREP_MEASURES})
     return Pool(profile, readings, targets, np.concatenate(logits), prep)
 
 
