@@ -16,7 +16,8 @@ import numpy as np
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BASELINE_FRACTION, BLANK_REF_MAX, BLANK_REF_MIN_BUBBLES, BUBBLE_INNER, CHECKBOX_INNER_MM,
-    HALO_INNER, HALO_LABEL_MIN_ROWS, HALO_OUTER, INK_DARKNESS, LABEL_ABOVE_MM, LABEL_BELOW_MM, LABEL_GAP_MM, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, MARK_EMPTY_MAX, MARK_FILLED_MIN,
+    HALO_INNER, HALO_LABEL_MIN_ROWS, HALO_OUTER, INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, LABEL_ABOVE_MM,
+    LABEL_BELOW_MM, LABEL_GAP_MM, MARK_EMPTY_MAX, MARK_FILLED_MIN,
     MARK_FRAC_EMPTY, MARK_FRAC_MARKED, REG_MAX_SHIFT_PX, REG_MIN_CONTRAST, REG_MIN_BUBBLES, REG_OUTLIER_PX,
     SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_CHECK_MAX, STREAK_MAX_ROWS,
     STREAK_ROW_SPAN, ZONE_INSET_MM,
@@ -197,9 +198,11 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
                 & (yy + 0.5 <= LABEL_BELOW_MM * K))
         fsel = lsel & ~text
         y0, x0 = np.floor(c[:, 1]).astype(np.int64)[:, None], np.floor(c[:, 0]).astype(np.int64)[:, None]
-        halo_idx = (y0 + yy[hsel][None, :]) * W + x0 + xx[hsel][None, :]
-        label_idx = (y0 + yy[lsel][None, :]) * W + x0 + xx[lsel][None, :]
-        free_idx = (y0 + yy[fsel][None, :]) * W + x0 + xx[fsel][None, :]
+
+        def around(sel: np.ndarray) -> np.ndarray:  # flat page indices of `sel`'s offsets around every bubble
+            return (y0 + yy[sel][None, :]) * W + x0 + xx[sel][None, :]
+
+        halo_idx, label_idx, free_idx = around(hsel), around(lsel), around(fsel)
         tmpl = _ring_template(r_bub)
     else:
         disk_idx = np.zeros((0, 1), np.int64)

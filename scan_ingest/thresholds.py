@@ -130,8 +130,8 @@ SPECK_MAX_COUNT = 2
 COPY_TRACE_MM2 = 0.2
 # A written copy number is a sheet's identity, not a value: read wrongly, a photocopy takes another copy's number
 # (its pre-printed receipt numbers with it). Its one or two boxes carry no check, so it is accepted only when
-# its confidence reaches COPY_CONFIDENCE, not the digit reader's threshold for amounts and dates (0.998 since
-# session 5). Measured on the calibration digits (24 renderings x 6 profiles): box readings wrong at confidence
+# its confidence reaches COPY_CONFIDENCE, not the digit reader's threshold for plain numbers (0.998 when this was
+# set; 0.9995 since). Measured on the calibration digits (24 renderings x 6 profiles): box readings wrong at confidence
 # ≥ 0.998: 17 in 89,224; ≥ 0.9999: 1 in 59,912; ≥ 0.99999: 0 in 39,525. The scan benchmark (seed 1) had read a
 # "3" as "2" at ≥ 0.998. Anything below goes to review: one glance per photocopied sheet.
 COPY_CONFIDENCE = 0.99999
