@@ -62,6 +62,8 @@ class FieldDef:
     value: str | None = None  # printed fields: a template with {serial}, {row}, {n}, {kit}
     review_always: bool = False  # e.g. amounts and civil-status values that want double entry
     recent: bool = False  # a date written during the crisis (read with the crisis period as a prior, see scan_ingest)
+    # a date or time written in journal order down a table's lines (papier.digits.journal; see forms/README.md)
+    ordered: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ def _opt(d: dict[str, Any], key: str, typ: type | tuple[type, ...], src: str, fn
 
 
 _FIELD_KEYS = {"name", "type", "label", "options", "length", "groups", "separator", "semantic", "check", "known",
-               "sum_of", "width", "height", "newline", "section", "hint", "value", "review_always", "recent"}
+               "sum_of", "width", "height", "newline", "section", "hint", "value", "review_always", "recent",
+               "ordered"}
 
 
 def _parse_field(d: Any, src: str, index: int, where: str) -> FieldDef:
@@ -198,10 +201,14 @@ def _parse_field(d: Any, src: str, index: int, where: str) -> FieldDef:
         recent = _opt(d, "recent", bool, src, name, False)
         if recent and not (semantic or "").startswith("date_"):
             raise FormDefinitionError(src, "« recent » ne s'applique qu'à une date (semantic date_…)", name)
+        ordered = _opt(d, "ordered", bool, src, name, False)
+        if ordered and not ((semantic or "").startswith("date_") or semantic == "time_hhmm"):
+            raise FormDefinitionError(src, "« ordered » ne s'applique qu'à une date ou une heure", name)
         kw.update(length=total, groups=groups, separator=sep, semantic=semantic, check=check,
-                  known=_opt(d, "known", str, src, name), sum_of=_opt(d, "sum_of", str, src, name), recent=recent)
+                  known=_opt(d, "known", str, src, name), sum_of=_opt(d, "sum_of", str, src, name), recent=recent,
+                  ordered=ordered)
     else:
-        for k in ("length", "groups", "semantic", "check", "known", "sum_of", "separator", "recent"):
+        for k in ("length", "groups", "semantic", "check", "known", "sum_of", "separator", "recent", "ordered"):
             if k in d:
                 raise FormDefinitionError(src, f"« {k} » n'a de sens que pour un champ digits", name)
     if ftype == "printed":
@@ -271,6 +278,11 @@ def parse_form(text: str, source: str = "<texte>", builtin: bool = False) -> For
     for f in fields:
         if f.sum_of is not None:
             raise FormDefinitionError(source, "sum_of n'a de sens que dans page_fields", f.name)
+        if f.ordered and kind != "table":
+            raise FormDefinitionError(source, "« ordered » n'a de sens que dans un registre (kind = table)", f.name)
+    for f in page_fields:
+        if f.ordered:
+            raise FormDefinitionError(source, "« ordered » n'a de sens que dans les lignes", f.name)
     if all(f.type == "printed" for f in fields):
         raise FormDefinitionError(source, "aucun champ à remplir")
     return FormDef(

@@ -372,6 +372,7 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
             if fr.has_ink and f.type in ("text", "digits"):
                 fr.snippet = _snippet(aligned, f.ink_zone(), ctx, sha, e.row, f.name)
         entries.append(EntryResult(e.row, e.kind, printed.get(e.row, {}), any(x.has_ink for x in fields), fields))
+    _journal_order(layout, entries, api, raw_digits, ctx)
     _joint_totals(layout, entries, api, raw_digits)
     _check_totals(layout, entries)
     if al.residual_mm > RESIDUAL_REVIEW_MM:
@@ -447,6 +448,42 @@ def _joint_totals(layout: PageLayout, entries: list[EntryResult], api: Any, raw:
             if fr.status == "review":
                 fr.value = raw[id(fr)].candidates[0][0]
                 fr.status, fr.reason, fr.confidence = "auto", None, conf
+
+
+def _journal_order(layout: PageLayout, entries: list[EntryResult], api: Any, raw: dict[int, Any],
+                   ctx: ReadContext) -> None:
+    """Journal order as a check (papier.digits.journal): a table's `ordered` dates (and times) never go back down
+    the page, so the page's lines are read together. A field in review only for a low confidence or a close rival
+    is accepted when its reader's own best reading is then sure enough; a field accepted on its own that the order
+    makes unlikely goes to review. Fields are taken in the form's order (a time is compared among lines whose date
+    is certain)."""
+    chain = getattr(api, "journal_posteriors", None)
+    if chain is None:
+        return
+    lines = [en for en in entries if en.kind == "line"]
+    geoms = layout.line_entries[0].fields if lines and layout.line_entries else ()
+    prefix: list[tuple[str, ...] | None] = [() for _ in lines]
+    for fi, g in enumerate(geoms):
+        d = g.defn
+        if g.type != "digits" or not d.ordered:
+            continue
+        threshold = api.auto_accept_threshold(d.check, bool(d.recent and ctx.period and d.semantic))
+        cells = []
+        for en, p in zip(lines, prefix):
+            fr = en.fields[fi]
+            r = raw.get(id(fr))
+            usable = r is not None and (fr.status == "auto" or r.uncertain_only)
+            cells.append(api.JournalCell(p, r.candidates if usable else ()))
+        for k, (en, post) in enumerate(zip(lines, chain(cells, d.semantic))):
+            fr = en.fields[fi]
+            if post is not None and fr.status == "review" and post >= threshold:
+                fr.value = raw[id(fr)].candidates[0][0]
+                fr.status, fr.reason, fr.confidence = "auto", None, post
+            elif post is not None and fr.status == "auto" and post < threshold:
+                what = "heure" if d.semantic == "time_hhmm" else "date"
+                fr.status, fr.reason = "review", f"{what} hors de l'ordre du journal"
+            key = api.sort_key(fr.value, d.semantic) if fr.status == "auto" and fr.has_ink and fr.value else None
+            prefix[k] = None if prefix[k] is None or key is None else prefix[k] + (key,)
 
 
 def _check_totals(layout: PageLayout, entries: list[EntryResult]) -> None:

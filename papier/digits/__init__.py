@@ -8,9 +8,10 @@ record and measured scores are in model.json; see docs/MODEL_CARD.md.
 
 from papier.digits.data import heldout_indices, load_handwriting, train_indices, calibration_indices
 from papier.digits.field import DigitFieldResult, read_digit_field
+from papier.digits.journal import Cell as JournalCell, posteriors as journal_posteriors, sort_key
 from papier.digits.page_sum import SumTerm, joint_confidence
 from papier.digits.policy import (AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN, AUTO_ACCEPT_CONFIDENCE_UNCHECKED,
-                                  PAGE_TOTAL_CONFIDENCE)
+                                  PAGE_TOTAL_CONFIDENCE, auto_accept_threshold)
 from papier.digits.reader import BoxReading, read_boxes
 from papier.digits.render import ALIGN_PX_PER_MM, CROP_MARGIN_MM
 
@@ -18,6 +19,7 @@ __all__ = [
     "ALIGN_PX_PER_MM", "CROP_MARGIN_MM", "AUTO_ACCEPT_CONFIDENCE", "AUTO_ACCEPT_CONFIDENCE_KNOWN",
     "AUTO_ACCEPT_CONFIDENCE_UNCHECKED", "PAGE_TOTAL_CONFIDENCE",
     "BoxReading", "DigitFieldResult", "read_boxes",
-    "read_digit_field", "SumTerm", "joint_confidence",
+    "read_digit_field", "SumTerm", "joint_confidence", "JournalCell", "journal_posteriors", "sort_key",
+    "auto_accept_threshold",
     "load_handwriting", "heldout_indices", "train_indices", "calibration_indices",
 ]

@@ -158,6 +158,10 @@ def payment_values(rng: np.random.Generator, fams: list[str], day: dt.date, *, s
 # printed catalogue (a family registered after the kit was printed, a new book). Their numbers are one slip away
 # from a printed one (near_outside): the hardest case for the reader's known sets, which must flag them.
 OUTSIDE_KNOWN_SHARE = 0.03
+# Share of journal lines (payments, loans, returns, log entries) written late: a forgotten line added afterwards,
+# dated 1-10 days before the lines around it. Journal order (papier.digits.journal) must not make them silent
+# errors: they stay hypotheses the reader can read, and an accepted date out of order goes to review.
+LATE_LINE_SHARE = 0.03
 
 
 def near_outside(known: Any, check: str, rng: np.random.Generator) -> str:
@@ -397,21 +401,23 @@ def make_values(page: dict[str, Any], known_values: dict[str, list[str]], rng: n
             if rng.random() < 0.25:
                 day = day + dt.timedelta(days=int(rng.integers(1, 3)))
             outside = rng.random() < OUTSIDE_KNOWN_SHARE
+            late = rng.random() < LATE_LINE_SHARE
+            when = day - dt.timedelta(days=int(rng.integers(1, 11))) if late else day
             if form == "paiement":
-                v = payment_values(rng, fams, day, famille=near_outside(fams, "luhn", rng) if outside else None)
+                v = payment_values(rng, fams, when, famille=near_outside(fams, "luhn", rng) if outside else None)
             elif form == "pret":
-                ret = day + dt.timedelta(days=int(rng.integers(3, 25))) if rng.random() < 0.3 else None
+                ret = when + dt.timedelta(days=int(rng.integers(3, 25))) if rng.random() < 0.3 else None
                 doc = _doc(rng, [near_outside(docs, "ean13", rng)]) if outside else None
-                v = loan_values(rng, docs, day, returned=ret, doc=doc)
+                v = loan_values(rng, docs, when, returned=ret, doc=doc)
             elif form == "retour":
                 code = near_outside(docs, "ean13", rng) if outside else _pick(rng, docs)
-                v = {"date": fmt_date(day, "date_ddmmyy"), "code_barres": code,
+                v = {"date": fmt_date(when, "date_ddmmyy"), "code_barres": code,
                      "visa": _pick(rng, INITIALS), "annule": False}
             elif form == "main_courante":
                 minutes += int(rng.integers(5, 120))
                 if minutes >= 19 * 60:
                     day, minutes = day + dt.timedelta(days=1), int(rng.integers(8 * 60, 9 * 60))
-                v = log_values(rng, day, minutes)
+                v = log_values(rng, when, int(rng.integers(8 * 60, 19 * 60)) if late else minutes)
             elif form == "naissance":
                 v = birth_values(rng, day)
             elif form == "deces":
