@@ -5,7 +5,8 @@ and struck-out digits / stray marks), degraded, and read with papier.digits.read
 are then assembled into digit fields — 5-digit family numbers with a Luhn digit (checked against a 700-family
 roster), 6-box amounts in cents (right-aligned or zero-padded), dates ddmmyy, times hhmm, EAN-13 barcodes — and
 decided with papier.digits.read_digit_field. Reported per profile: box accuracy, auto-accept rate, silent errors
-(auto-accepted and wrong), review rate; then read_boxes timing on a page of 250 boxes.
+(auto-accepted and wrong), review rate; journal pages of recent dates read with the journal order
+(papier.digits.journal); then read_boxes timing on a page of 250 boxes.
 
 Usage: .venv/bin/python bench/bench_digits.py [--fields N] [--json out.json]
 Targets (issue 4): zero silent errors on >= 3,000 fields; >= 85 % auto-accepted on scanner profiles, >= 70 % on
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from papier.digits import heldout_indices, load_handwriting, read_boxes  # noqa: E402
 from papier.digits.evaluate import (FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,  # noqa: E402
-                                    render_pool, roster, simulate_fields)
+                                    render_pool, roster, simulate_fields, simulate_journals)
 from papier.digits.policy import (AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN,  # noqa: E402
                                   AUTO_ACCEPT_CONFIDENCE_UNCHECKED)
 from papier.digits.render import PROFILES  # noqa: E402
@@ -58,7 +59,7 @@ def timing(n_boxes: int = 250, repeats: int = 7) -> dict:
     return out
 
 
-def run(fields_per_kind: int = 200) -> dict:
+def run(fields_per_kind: int = 200, journal_pages: int = 250) -> dict:
     images, labels = load_handwriting()
     idx = heldout_indices()
     rng = np.random.default_rng(SEED)
@@ -77,7 +78,9 @@ def run(fields_per_kind: int = 200) -> dict:
             per_kind[kind] = field_stats(o)
             outs += o
         total += outs
-        res["profiles"][prof] = {"boxes": box_stats(pool), "fields": field_stats(outs), "by_kind": per_kind}
+        journals = simulate_journals(pool, journal_pages, rng)
+        res["profiles"][prof] = {"boxes": box_stats(pool), "fields": field_stats(outs), "by_kind": per_kind,
+                                 "journal": {k: field_stats(v) for k, v in journals.items()}}
     res["all"] = field_stats(total)
     res["timing"] = timing()
     return res
@@ -108,6 +111,16 @@ def print_table(res: dict) -> None:
             f"{r['by_kind'][k]['auto_rate']:>9.1%} ({r['by_kind'][k]['silent_errors']})" for k in kinds))
     print("(silent errors in brackets; date_recente: a date of a `recent` field, read with the default crisis"
           " period as its known set)")
+    print()
+    print("journal pages (12 recent dates a page, 3 % of the lines written late), papier.digits.journal:")
+    print(f"{'profile':<17}{'dates':>7}{'alone':>8}{'order':>8}{'silent':>7}{'late':>6}{'late ok':>8}{'late err':>9}")
+    for prof, r in res["profiles"].items():
+        j = r["journal"]
+        print(f"{LABELS_FR.get(prof, prof):<17}{j['alone']['fields']:>7}{j['alone']['auto_rate']:>8.1%}"
+              f"{j['order']['auto_rate']:>8.1%}{j['order']['silent_errors']:>7}{j['late']['fields']:>6}"
+              f"{j['late']['auto']:>8}{j['late']['silent_errors']:>9}")
+    print("(alone: accepted field by field with the crisis period; order: then with the journal order; late ok:"
+          " late lines accepted, all of them right unless counted in late err)")
     t = res["timing"]
     print()
     print(f"read_boxes, {t['all_written']['boxes']} boxes: all written {t['all_written']['median_ms']} ms "
@@ -117,9 +130,10 @@ def print_table(res: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fields", type=int, default=200, help="fields per kind and profile")
+    ap.add_argument("--journal-pages", type=int, default=250, help="journal pages per profile")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
-    res = run(a.fields)
+    res = run(a.fields, a.journal_pages)
     print_table(res)
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))

@@ -457,8 +457,8 @@ def _journal_order(layout: PageLayout, entries: list[EntryResult], api: Any, raw
     is accepted when its reader's own best reading is then sure enough; a field accepted on its own that the order
     makes unlikely goes to review. Fields are taken in the form's order (a time is compared among lines whose date
     is certain)."""
-    chain = getattr(api, "journal_posteriors", None)
-    if chain is None:
+    judge = getattr(api, "journal_verdicts", None)
+    if judge is None:
         return
     lines = [en for en in entries if en.kind == "line"]
     geoms = layout.line_entries[0].fields if lines and layout.line_entries else ()
@@ -474,12 +474,13 @@ def _journal_order(layout: PageLayout, entries: list[EntryResult], api: Any, raw
             r = raw.get(id(fr))
             usable = r is not None and (fr.status == "auto" or r.uncertain_only)
             cells.append(api.JournalCell(p, r.candidates if usable else ()))
-        for k, (en, post) in enumerate(zip(lines, chain(cells, d.semantic))):
+        statuses = [en.fields[fi].status for en in lines]
+        for k, (en, verdict) in enumerate(zip(lines, judge(cells, statuses, d.semantic, threshold))):
             fr = en.fields[fi]
-            if post is not None and fr.status == "review" and post >= threshold:
+            if verdict is not None and verdict[0] == "auto":
                 fr.value = raw[id(fr)].candidates[0][0]
-                fr.status, fr.reason, fr.confidence = "auto", None, post
-            elif post is not None and fr.status == "auto" and post < threshold:
+                fr.status, fr.reason, fr.confidence = "auto", None, verdict[1]
+            elif verdict is not None:
                 what = "heure" if d.semantic == "time_hhmm" else "date"
                 fr.status, fr.reason = "review", f"{what} hors de l'ordre du journal"
             key = api.sort_key(fr.value, d.semantic) if fr.status == "auto" and fr.has_ink and fr.value else None

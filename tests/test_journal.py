@@ -126,7 +126,7 @@ def test_the_scan_pipeline_reads_a_journal_page_as_a_whole(small_kit, tmp_path, 
         return {(k, r, n): json.loads(v) for k, r, n, v in rows}
 
     ingest(files, tmp_path / "on.db", workers=1)
-    monkeypatch.delattr(digits, "journal_posteriors")
+    monkeypatch.delattr(digits, "journal_verdicts")
     ingest(files, tmp_path / "off.db", workers=1)
     on, off = accepted(tmp_path / "on.db"), accepted(tmp_path / "off.db")
     assert len(on) >= len(off) + 5, (len(on), len(off))

@@ -8,7 +8,7 @@ record and measured scores are in model.json; see docs/MODEL_CARD.md.
 
 from papier.digits.data import heldout_indices, load_handwriting, train_indices, calibration_indices
 from papier.digits.field import DigitFieldResult, read_digit_field
-from papier.digits.journal import Cell as JournalCell, posteriors as journal_posteriors, sort_key
+from papier.digits.journal import Cell as JournalCell, sort_key, verdicts as journal_verdicts
 from papier.digits.page_sum import SumTerm, joint_confidence
 from papier.digits.policy import (AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN, AUTO_ACCEPT_CONFIDENCE_UNCHECKED,
                                   PAGE_TOTAL_CONFIDENCE, auto_accept_threshold)
@@ -19,7 +19,7 @@ __all__ = [
     "ALIGN_PX_PER_MM", "CROP_MARGIN_MM", "AUTO_ACCEPT_CONFIDENCE", "AUTO_ACCEPT_CONFIDENCE_KNOWN",
     "AUTO_ACCEPT_CONFIDENCE_UNCHECKED", "PAGE_TOTAL_CONFIDENCE",
     "BoxReading", "DigitFieldResult", "read_boxes",
-    "read_digit_field", "SumTerm", "joint_confidence", "JournalCell", "journal_posteriors", "sort_key",
+    "read_digit_field", "SumTerm", "joint_confidence", "JournalCell", "journal_verdicts", "sort_key",
     "auto_accept_threshold",
     "load_handwriting", "heldout_indices", "train_indices", "calibration_indices",
 ]

@@ -8,19 +8,19 @@ so many fields can be measured from a few thousand box readings.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from types import SimpleNamespace
 
 import numpy as np
 
 from papier.checks import ean13_check_digit, luhn_check_digit
-from papier.digits import policy
+from papier.digits import journal, policy
 from papier.digits.field import DigitFieldResult, decide
 from papier.digits.preprocess import Prepared
 from papier.digits.reader import BoxReading, box_logits, readings_from_logits
 from papier.digits.render import BLANK, MARK, labelled_crop
-from papier.simulate.values import near_outside
+from papier.simulate.values import LATE_LINE_SHARE, near_outside
 
 
 # what a pool keeps of papier.digits.preprocess.Prepared to re-read its boxes at another temperature: every
@@ -237,33 +237,89 @@ class FieldOutcome:
         return v == self.truth
 
 
+class BoxDrawer:
+    """Box readings of a pool drawn by true label. Digit crops are drawn without replacement (a fresh shuffle when
+    a digit's crops run out): a confidently misread crop then spoils one field per pass over the pool, not one in
+    every few (clumped errors made the error counts that choose the thresholds look more precise than they were)."""
+
+    def __init__(self, pool: Pool, rng: np.random.Generator):
+        self.pool, self.rng = pool, rng
+        self.idx_by = {d: pool.by_label(d) for d in range(10)}
+        self.blanks = pool.by_label(BLANK)
+        self.order: dict[int, list[int]] = {}
+
+    def digit(self, d: int) -> BoxReading:
+        if not self.order.get(d):
+            self.order[d] = self.rng.permutation(self.idx_by[d]).tolist()
+        return self.pool.readings[self.order[d].pop()]
+
+    def boxes(self, written: str) -> list[BoxReading]:
+        """The readings of boxes written like `written` (' ' a blank box)."""
+        out = []
+        for ch in written:
+            if ch != " ":
+                out.append(self.digit(int(ch)))
+            elif len(self.blanks):
+                out.append(self.pool.readings[self.blanks[self.rng.integers(len(self.blanks))]])
+            else:
+                out.append(BoxReading("blank", np.full(10, 0.1), 0.0))
+        return out
+
+
 def simulate_fields(pool: Pool, kind: str, n: int, rng: np.random.Generator, threshold: float | None,
                     known: frozenset[str] | None = None) -> list[FieldOutcome]:
-    idx_by = {d: pool.by_label(d) for d in range(10)}
-    blanks = pool.by_label(BLANK)
+    draw = BoxDrawer(pool, rng)
     semantic, check = FIELD_SPECS[kind]
-    # box crops are drawn without replacement (a fresh shuffle when a digit's crops run out): a confidently misread
-    # crop then spoils one field per pass over the pool, not one in every few (clumped errors made the error
-    # counts that choose the thresholds look more precise than they were)
-    order: dict[int, list[int]] = {}
-
-    def draw(d: int) -> int:
-        if not order.get(d):
-            order[d] = rng.permutation(idx_by[d]).tolist()
-        return order[d].pop()
-
     out = []
     for _ in range(n):
         truth, boxes = field_value(kind, rng, known)
-        rs = []
-        for ch in boxes:
-            if ch == " ":
-                rs.append(pool.readings[blanks[rng.integers(len(blanks))]] if len(blanks)
-                          else BoxReading("blank", np.full(10, 0.1), 0.0))
-            else:
-                rs.append(pool.readings[draw(int(ch))])
-        res = decide(rs, semantic=semantic, check=check, known=known, threshold=threshold)
+        res = decide(draw.boxes(boxes), semantic=semantic, check=check, known=known, threshold=threshold)
         out.append(FieldOutcome(kind, truth, res))
+    return out
+
+
+# --- journal pages (papier.digits.journal) -------------------------------------------------------------------------
+
+JOURNAL_LINES = 12  # dated lines on a journal page (a régie page has 12 payment lines)
+
+
+def journal_dates(rng: np.random.Generator, lines: int = JOURNAL_LINES) -> tuple[list[str], list[bool]]:
+    """The dates of one journal page, as the page simulator writes them (papier.simulate.values.make_values):
+    a quarter of the lines a day or two after the line before, LATE_LINE_SHARE of them written late (1-10 days
+    before). Returns (ddmmyy values, late flags)."""
+    day = READING_DAY - dt.timedelta(days=int(rng.integers(15, RECENT_DAYS)))
+    values, late = [], []
+    for _ in range(lines):
+        if rng.uniform() < 0.25:
+            day += dt.timedelta(days=int(rng.integers(1, 3)))
+        is_late = rng.uniform() < LATE_LINE_SHARE
+        when = day - dt.timedelta(days=int(rng.integers(1, 11))) if is_late else day
+        values.append(when.strftime("%d%m%y"))
+        late.append(is_late)
+    return values, late
+
+
+def simulate_journals(pool: Pool, pages: int, rng: np.random.Generator) -> dict[str, list[FieldOutcome]]:
+    """Journal pages of recent dates, read box by box, decided field by field with the crisis period (as the
+    pipeline does), then with the journal order (journal.verdicts). Returns {"alone": [...], "order": [...],
+    "late": [...]} (the last: the order's outcomes of the lines written late)."""
+    draw = BoxDrawer(pool, rng)
+    known = crisis_period()
+    threshold = policy.auto_accept_threshold(None, True)
+    out: dict[str, list[FieldOutcome]] = {"alone": [], "order": [], "late": []}
+    for _ in range(pages):
+        values, late = journal_dates(rng)
+        res = [decide(draw.boxes(v), semantic="date_ddmmyy", check=None, known=known) for v in values]
+        cells = [journal.Cell((), r.candidates if r.status == "auto" or r.uncertain_only else ()) for r in res]
+        verdicts = journal.verdicts(cells, [r.status for r in res], "date_ddmmyy", threshold)
+        for v, r, verdict, is_late in zip(values, res, verdicts, late):
+            out["alone"].append(FieldOutcome("date_recente", v, r))
+            if verdict is not None:
+                reason = None if verdict[0] == "auto" else "date hors de l'ordre du journal"
+                r = replace(r, status=verdict[0], confidence=verdict[1], reason=reason)
+            out["order"].append(FieldOutcome("date_recente", v, r))
+            if is_late:
+                out["late"].append(out["order"][-1])
     return out
 
 

@@ -101,3 +101,20 @@ def posteriors(cells: Sequence[Cell], semantic: str | None) -> list[float | None
         if total > 0:
             out[i] = float(m[0] / total)
     return out
+
+
+def verdicts(cells: Sequence[Cell], statuses: Sequence[str], semantic: str | None,
+             threshold: float) -> list[tuple[str, float] | None]:
+    """What the order changes, per cell: ("auto", p) for a field in review (`statuses`) whose reader's best
+    reading reaches `threshold` given the chain, ("review", p) for an accepted field the chain makes unlikely
+    (below `threshold`), None for no change. Cells should carry candidates only for fields accepted on their own
+    or in review only for a low confidence or a close rival."""
+    out: list[tuple[str, float] | None] = []
+    for post, status in zip(posteriors(cells, semantic), statuses):
+        if post is not None and status == "review" and post >= threshold:
+            out.append(("auto", post))
+        elif post is not None and status == "auto" and post < threshold:
+            out.append(("review", post))
+        else:
+            out.append(None)
+    return out
