@@ -157,7 +157,8 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     aligned = warp(gray, al, ident.layout.size_mm)
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
     res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al)
-    res.copy = _copy_number(res.entries, _copy_box_trace(dark, ident.layout))
+    res.copy = _copy_number(res.entries, _copy_box_trace(dark, ident.layout),
+                            _copy_box_binarised(aligned, ident.layout))
     if res.copy is None:
         _copy_snippet(res.entries, aligned, ident.layout, ctx, sha)
     if al.residual_mm > RESIDUAL_REVIEW_MM:
@@ -267,6 +268,8 @@ def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any,
         known = dates_between(_dt.date.fromisoformat(ctx.period[0]), _dt.date.fromisoformat(ctx.period[1]),
                               d.semantic)
     kw: dict[str, Any] = {"semantic": d.semantic, "check": d.check, "known": known}
+    if d.known and known is None:
+        kw["known_missing"] = True  # the kit's manifest was not read: the strictest threshold (read_digit_field)
     if expected_sum is not None:
         kw["expected_sum"] = expected_sum
     try:
@@ -533,6 +536,18 @@ def _copy_box_trace(dark: mk.Darkness, layout: PageLayout) -> float:
     return 0.0 if f is None else _digit_trace_mm2(dark, f)
 
 
+def _copy_box_binarised(aligned: np.ndarray, layout: PageLayout) -> bool:
+    """Whether the « copie n° » boxes come from a binarised capture (a fax, a black-and-white scan: most of each
+    box crop at the lightest grey, almost no grey; papier.digits.preprocess.binarised). There a pale digit can
+    vanish without a single pixel left (measured: 1.2 % of fax digits), so an empty box proves nothing."""
+    api = _digits_api()
+    f = next((g for g in layout.page_entry.fields if g.name == "copie"), None)
+    if api is None or f is None or not hasattr(api, "binarised"):
+        return False
+    crops = _digit_crops(aligned, f.boxes, float(getattr(api, "CROP_MARGIN_MM", 1.0)))
+    return bool(np.mean(api.binarised(np.stack(crops))) > 0.5)
+
+
 def _copy_snippet(entries: list[EntryResult], aligned: np.ndarray, layout: PageLayout, ctx: ReadContext,
                   sha: str) -> None:
     """The « copie n° » field sent to review needs its picture (read_fields makes snippets before this check)."""
@@ -543,17 +558,20 @@ def _copy_snippet(entries: list[EntryResult], aligned: np.ndarray, layout: PageL
             fr.snippet = _snippet(aligned, g.ink_zone(), ctx, sha, en.row, fr.name)
 
 
-def _copy_number(entries: list[EntryResult], trace_mm2: float = 0.0) -> int | None:
+def _copy_number(entries: list[EntryResult], trace_mm2: float = 0.0, binarised: bool = False) -> int | None:
     """The handwritten "copie n°": blank → 0 (the original); read with certainty → that number; else None.
     "Blank" means no ink at all: a trace the writing-zone test left out (`trace_mm2`, see _copy_box_trace) makes
-    the copy number unsure, never 0 (taking a copy for the original would merge two different sheets)."""
+    the copy number unsure, never 0 (taking a copy for the original would merge two different sheets); so does
+    an empty box on a binarised capture (`binarised`, see _copy_box_binarised), where a pale digit leaves nothing."""
     for fr in entries[-1].fields:
         if fr.name == "copie":
             if not fr.has_ink:
-                if trace_mm2 < COPY_TRACE_MM2:
+                if trace_mm2 < COPY_TRACE_MM2 and not binarised:
                     return 0
                 fr.status, fr.has_ink, fr.confidence = "review", True, 0.0
-                fr.reason = "trace légère dans la case « copie n° » : numéro de copie à lire (vide = original)"
+                fr.reason = ("trace légère dans la case « copie n° » : numéro de copie à lire (vide = original)"
+                             if trace_mm2 >= COPY_TRACE_MM2 else "case « copie n° » vide sur une image noir et blanc "
+                             "(fax) : un chiffre pâle a pu disparaître, vérifier (vide = original)")
                 entries[-1].has_ink = True
                 return None
             if fr.status == "auto" and isinstance(fr.value, str) and fr.value.isdigit():

@@ -12,13 +12,14 @@ from papier.digits.journal import Cell as JournalCell, sort_key, verdicts as jou
 from papier.digits.page_sum import SumTerm, joint_confidence
 from papier.digits.policy import (AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN, AUTO_ACCEPT_CONFIDENCE_UNCHECKED,
                                   PAGE_TOTAL_CONFIDENCE, auto_accept_threshold)
+from papier.digits.preprocess import binarised
 from papier.digits.reader import BoxReading, read_boxes
 from papier.digits.render import ALIGN_PX_PER_MM, CROP_MARGIN_MM
 
 __all__ = [
     "ALIGN_PX_PER_MM", "CROP_MARGIN_MM", "AUTO_ACCEPT_CONFIDENCE", "AUTO_ACCEPT_CONFIDENCE_KNOWN",
     "AUTO_ACCEPT_CONFIDENCE_UNCHECKED", "PAGE_TOTAL_CONFIDENCE",
-    "BoxReading", "DigitFieldResult", "read_boxes",
+    "BoxReading", "DigitFieldResult", "read_boxes", "binarised",
     "read_digit_field", "SumTerm", "joint_confidence", "JournalCell", "journal_verdicts", "sort_key",
     "auto_accept_threshold",
     "load_handwriting", "heldout_indices", "train_indices", "calibration_indices",

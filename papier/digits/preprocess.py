@@ -113,6 +113,20 @@ def _faint_strokes(faint: np.ndarray, t0, b0, l0, r0) -> np.ndarray:
     return big[lab].reshape(B, H + 1, W + 1).sum(axis=(1, 2))
 
 
+def _binarised(sub: np.ndarray) -> np.ndarray:
+    """(B, n) grey pixels of B crops -> (B,) bool: a binarised capture (FLAT_PAPER_SHARE, FLAT_MID_SHARE)."""
+    lightest = sub.max(axis=1)[:, None].astype(np.int16)
+    return (((sub >= lightest - 1).mean(axis=1) > FLAT_PAPER_SHARE)
+            & (((sub > MID_DARK) & (sub < lightest - 40)).mean(axis=1) < FLAT_MID_SHARE))
+
+
+def binarised(crops: np.ndarray) -> np.ndarray:
+    """Which crops (B, H, W) uint8 come from a binarised capture (a fax, a black-and-white scan), where pale ink
+    may have vanished without a trace."""
+    crops = np.asarray(crops)
+    return _binarised(crops.reshape(len(crops), -1)[:, ::3])
+
+
 def prepare(crops: np.ndarray) -> Prepared:
     crops = np.asarray(crops)
     if crops.ndim == 2:
@@ -124,9 +138,7 @@ def prepare(crops: np.ndarray) -> Prepared:
     sub = crops.reshape(B, -1)[:, ::3]  # a subsample is enough for the paper level
     k = int(0.85 * sub.shape[1])
     paper = np.maximum(np.partition(sub, k, axis=1)[:, k].astype(np.float32), 40.0)
-    lightest = sub.max(axis=1)[:, None].astype(np.int16)
-    flat = (((sub >= lightest - 1).mean(axis=1) > FLAT_PAPER_SHARE)
-            & (((sub > MID_DARK) & (sub < lightest - 40)).mean(axis=1) < FLAT_MID_SHARE))
+    flat = _binarised(sub)
     D = crops.astype(np.float32)
     D *= (-1.0 / paper)[:, None, None]
     D += 1.0
