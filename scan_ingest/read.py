@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from papier.checks import dates_between
-from papier.forms import FormDef
+from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
@@ -263,10 +263,7 @@ def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any,
     if api is None or readings is None:
         why = "chiffres à lire (lecteur non installé)" if api is None else "lecteur de chiffres en panne"
         return FieldResult(f.name, f.type, None, "review", 0.0, [], why, True, bbox_mm=bbox)
-    known = ctx.known_set(d.known)
-    if d.recent and ctx.period and d.semantic:
-        known = dates_between(_dt.date.fromisoformat(ctx.period[0]), _dt.date.fromisoformat(ctx.period[1]),
-                              d.semantic)
+    known = _known_of(d, ctx)
     kw: dict[str, Any] = {"semantic": d.semantic, "check": d.check, "known": known}
     if d.known and known is None:
         kw["known_missing"] = True  # the kit's manifest was not read: the strictest threshold (read_digit_field)
@@ -291,6 +288,15 @@ def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any,
     if raw is not None and not d.review_always and reason == r.reason:
         raw[id(res)] = r  # the reader's own verdict, kept for the page-total check (_joint_totals)
     return res
+
+
+def _known_of(d: FieldDef, ctx: ReadContext) -> frozenset[str] | None:
+    """The known set a digit field is read with: the kit's list it names, or the crisis period for a `recent`
+    date (None: neither, or the list is not available)."""
+    if d.recent and ctx.period and d.semantic:
+        return dates_between(_dt.date.fromisoformat(ctx.period[0]), _dt.date.fromisoformat(ctx.period[1]),
+                             d.semantic)
+    return ctx.known_set(d.known)
 
 
 def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> tuple[Any, list[Any] | None]:
@@ -470,15 +476,10 @@ def _journal_order(layout: PageLayout, entries: list[EntryResult], api: Any, raw
         d = g.defn
         if g.type != "digits" or not d.ordered:
             continue
-        threshold = api.auto_accept_threshold(d.check, bool(d.recent and ctx.period and d.semantic))
-        cells = []
-        for en, p in zip(lines, prefix):
-            fr = en.fields[fi]
-            r = raw.get(id(fr))
-            usable = r is not None and (fr.status == "auto" or r.uncertain_only)
-            cells.append(api.JournalCell(p, r.candidates if usable else ()))
-        statuses = [en.fields[fi].status for en in lines]
-        for k, (en, verdict) in enumerate(zip(lines, judge(cells, statuses, d.semantic, threshold))):
+        known = _known_of(d, ctx)
+        threshold = api.field_threshold(d.check, known, bool(d.known) and known is None)
+        results = [raw.get(id(en.fields[fi])) for en in lines]
+        for k, (en, verdict) in enumerate(zip(lines, judge(prefix, results, d.semantic, threshold))):
             fr = en.fields[fi]
             if verdict is not None and verdict[0] == "auto":
                 fr.value = raw[id(fr)].candidates[0][0]
@@ -528,11 +529,16 @@ def _digit_trace_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
     return total / (K * K)
 
 
+def _copy_geom(layout: PageLayout) -> FieldGeom | None:
+    """The « copie n° » boxes of a page (None when its form has none)."""
+    return next((g for g in layout.page_entry.fields if g.name == "copie"), None)
+
+
 def _copy_box_trace(dark: mk.Darkness, layout: PageLayout) -> float:
     """Ink (mm²) in the « copie n° » boxes counted pixel by pixel (_digit_trace_mm2): the blank test of writing
     zones removes every speck (a 2x2 opening), and that also removes a pencil digit dithered into dots by a fax
     (measured: a pencil "2" left 0.06 mm² after the opening, 1.2 mm² before). 0.0 when the form has no such box."""
-    f = next((g for g in layout.page_entry.fields if g.name == "copie"), None)
+    f = _copy_geom(layout)
     return 0.0 if f is None else _digit_trace_mm2(dark, f)
 
 
@@ -541,7 +547,7 @@ def _copy_box_binarised(aligned: np.ndarray, layout: PageLayout) -> bool:
     box crop at the lightest grey, almost no grey; papier.digits.preprocess.binarised). There a pale digit can
     vanish without a single pixel left (measured: 1.2 % of fax digits), so an empty box proves nothing."""
     api = _digits_api()
-    f = next((g for g in layout.page_entry.fields if g.name == "copie"), None)
+    f = _copy_geom(layout)
     if api is None or f is None or not hasattr(api, "binarised"):
         return False
     crops = _digit_crops(aligned, f.boxes, float(getattr(api, "CROP_MARGIN_MM", 1.0)))
@@ -554,7 +560,8 @@ def _copy_snippet(entries: list[EntryResult], aligned: np.ndarray, layout: PageL
     en = entries[-1]
     for fr in en.fields:
         if fr.name == "copie" and fr.has_ink and not fr.snippet:
-            g = next(g for g in layout.page_entry.fields if g.name == "copie")
+            g = _copy_geom(layout)
+            assert g is not None  # a copie result comes from its boxes
             fr.snippet = _snippet(aligned, g.ink_zone(), ctx, sha, en.row, fr.name)
 
 

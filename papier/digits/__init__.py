@@ -7,11 +7,11 @@ record and measured scores are in model.json; see docs/MODEL_CARD.md.
 """
 
 from papier.digits.data import heldout_indices, load_handwriting, train_indices, calibration_indices
-from papier.digits.field import DigitFieldResult, read_digit_field
-from papier.digits.journal import Cell as JournalCell, sort_key, verdicts as journal_verdicts
+from papier.digits.field import DigitFieldResult, field_threshold, read_digit_field
+from papier.digits.journal import sort_key, verdicts as journal_verdicts
 from papier.digits.page_sum import SumTerm, joint_confidence
 from papier.digits.policy import (AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN, AUTO_ACCEPT_CONFIDENCE_UNCHECKED,
-                                  PAGE_TOTAL_CONFIDENCE, auto_accept_threshold)
+                                  PAGE_TOTAL_CONFIDENCE)
 from papier.digits.preprocess import binarised
 from papier.digits.reader import BoxReading, read_boxes
 from papier.digits.render import ALIGN_PX_PER_MM, CROP_MARGIN_MM
@@ -20,7 +20,6 @@ __all__ = [
     "ALIGN_PX_PER_MM", "CROP_MARGIN_MM", "AUTO_ACCEPT_CONFIDENCE", "AUTO_ACCEPT_CONFIDENCE_KNOWN",
     "AUTO_ACCEPT_CONFIDENCE_UNCHECKED", "PAGE_TOTAL_CONFIDENCE",
     "BoxReading", "DigitFieldResult", "read_boxes", "binarised",
-    "read_digit_field", "SumTerm", "joint_confidence", "JournalCell", "journal_verdicts", "sort_key",
-    "auto_accept_threshold",
+    "read_digit_field", "field_threshold", "SumTerm", "joint_confidence", "journal_verdicts", "sort_key",
     "load_handwriting", "heldout_indices", "train_indices", "calibration_indices",
 ]

@@ -310,8 +310,7 @@ def simulate_journals(pool: Pool, pages: int, rng: np.random.Generator) -> dict[
     for _ in range(pages):
         values, late = journal_dates(rng)
         res = [decide(draw.boxes(v), semantic="date_ddmmyy", check=None, known=known) for v in values]
-        cells = [journal.Cell((), r.candidates if r.status == "auto" or r.uncertain_only else ()) for r in res]
-        verdicts = journal.verdicts(cells, [r.status for r in res], "date_ddmmyy", threshold)
+        verdicts = journal.verdicts([()] * len(res), res, "date_ddmmyy", threshold)
         for v, r, verdict, is_late in zip(values, res, verdicts, late):
             out["alone"].append(FieldOutcome("date_recente", v, r))
             if verdict is not None:

@@ -162,9 +162,16 @@ def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, ch
     scanned). The calibrated thresholds of check-digit fields were chosen with their sets (the roster, the
     catalogue); without it, two compensating misreads pass an EAN-13 check (a fax read 9782613989262 as
     4782613984262 at 0.9964), so the field gets the strictest threshold, that of fields with no check at all."""
-    threshold = policy.AUTO_ACCEPT_CONFIDENCE_UNCHECKED if known_missing and known is None else None
     return decide(readings, semantic=semantic, check=check, known=known, expected_sum=expected_sum,
-                  threshold=threshold)
+                  threshold=field_threshold(check, known, known_missing))
+
+
+def field_threshold(check: str | None, known: frozenset[str] | None, known_missing: bool = False) -> float:
+    """The auto-accept threshold of a field read with this check and known set (read_digit_field's
+    `known_missing`: the strictest one)."""
+    if known_missing and known is None:
+        return policy.AUTO_ACCEPT_CONFIDENCE_UNCHECKED
+    return policy.auto_accept_threshold(check, known is not None)
 
 
 def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,

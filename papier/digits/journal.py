@@ -21,7 +21,7 @@ the lines whose earlier ordered fields are certain: its key is the tuple (date, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -52,16 +52,23 @@ class Cell:
     candidates: tuple[tuple[str, float], ...] = ()
 
 
-def _order_weights(a: list[tuple[str, ...] | None], b: list[tuple[str, ...] | None]) -> np.ndarray:
-    """(len(a), len(b)) weights between the readings of two consecutive lines (None: the unlisted reading)."""
-    w = np.ones((len(a), len(b)))
-    for i, ka in enumerate(a):
-        if ka is None:
-            continue
-        for j, kb in enumerate(b):
-            if kb is not None and kb < ka:
-                w[i, j] = ORDER_PRIOR
-    return w
+def _order_weights(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) weights between the readings of two consecutive lines, given their keys ("": the
+    unlisted reading, in order with anything)."""
+    out_of_order = (b[None, :] < a[:, None]) & (a != "")[:, None] & (b != "")[None, :]
+    return np.where(out_of_order, ORDER_PRIOR, 1.0)
+
+
+def _keys(c: Cell, semantic: str | None) -> np.ndarray:
+    """The sort keys of a cell's readings and of its unlisted reading (last, ""), each the line's prefix and the
+    reading's key joined by "|": every position has one width in a chain (an ISO date, hhmm), so the joined
+    strings sort like the tuples."""
+    prefix = c.prefix or ()
+    keys = []
+    for value, _ in c.candidates:
+        k = sort_key(value, semantic)
+        keys.append("" if k is None else "|".join(prefix + (k,)))
+    return np.array(keys + [""])
 
 
 def posteriors(cells: Sequence[Cell], semantic: str | None) -> list[float | None]:
@@ -71,20 +78,11 @@ def posteriors(cells: Sequence[Cell], semantic: str | None) -> list[float | None
     out: list[float | None] = [None] * len(cells)
     if len(chain) < 2:
         return out
-    keys, shares = [], []
+    keys = [_keys(cells[i], semantic) for i in chain]
+    shares = []
     for i in chain:
-        c = cells[i]
-        ks: list[tuple[str, ...] | None] = []
-        ps = []
-        for value, share in c.candidates:
-            k = sort_key(value, semantic)
-            ks.append(None if k is None else c.prefix + (k,))
-            ps.append(share)
-        rest = max(0.0, 1.0 - sum(ps))
-        ks.append(None)  # the unlisted reading: in order with anything
-        ps.append(rest)
-        keys.append(ks)
-        shares.append(np.asarray(ps, np.float64))
+        ps = [share for _, share in cells[i].candidates]
+        shares.append(np.asarray(ps + [max(0.0, 1.0 - sum(ps))], np.float64))  # the unlisted reading last
     n = len(chain)
     links = [_order_weights(keys[j], keys[j + 1]) for j in range(n - 1)]
     fwd = [shares[0] / shares[0].sum()]
@@ -103,17 +101,20 @@ def posteriors(cells: Sequence[Cell], semantic: str | None) -> list[float | None
     return out
 
 
-def verdicts(cells: Sequence[Cell], statuses: Sequence[str], semantic: str | None,
+def verdicts(prefixes: Sequence[tuple[str, ...] | None], results: Sequence[Any], semantic: str | None,
              threshold: float) -> list[tuple[str, float] | None]:
-    """What the order changes, per cell: ("auto", p) for a field in review (`statuses`) whose reader's best
-    reading reaches `threshold` given the chain, ("review", p) for an accepted field the chain makes unlikely
-    (below `threshold`), None for no change. Cells should carry candidates only for fields accepted on their own
-    or in review only for a low confidence or a close rival."""
+    """What the order changes, per line: ("auto", p) for a field in review whose reader's best reading reaches
+    `threshold` given the chain, ("review", p) for an accepted field the chain makes unlikely (below
+    `threshold`), None for no change. `results`: the reader's DigitFieldResult of each line's field (None: not
+    read); only fields accepted on their own or in review only for a low confidence or a close rival join the
+    chain. `prefixes`: Cell.prefix of each line."""
+    cells = [Cell(p, r.candidates if r is not None and (r.status == "auto" or r.uncertain_only) else ())
+             for p, r in zip(prefixes, results)]
     out: list[tuple[str, float] | None] = []
-    for post, status in zip(posteriors(cells, semantic), statuses):
-        if post is not None and status == "review" and post >= threshold:
+    for post, r in zip(posteriors(cells, semantic), results):
+        if post is not None and r.status == "review" and post >= threshold:
             out.append(("auto", post))
-        elif post is not None and status == "auto" and post < threshold:
+        elif post is not None and r.status == "auto" and post < threshold:
             out.append(("review", post))
         else:
             out.append(None)
