@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -159,23 +160,34 @@ def scan_manifest(kit_dir: Path, db: Path) -> None:
     ingest(files, db_path=db, workers=1)
 
 
+def fresh_db(db: Path) -> Path:
+    """`db` with nothing left of an earlier run with the same --out (its pages would be "already stored", or
+    conflicts when the simulation changed, and the comparison would read the old run's values)."""
+    for old in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        old.unlink(missing_ok=True)
+    shutil.rmtree(db.with_name(db.name + ".files"), ignore_errors=True)
+    return db
+
+
 def run_profile(kit_dir: Path, work: Path, profile: str, pages: int, workers: int, seed: int,
                 manifest: bool = True) -> dict[str, Any]:
     from papier.simulate import simulate_batch
     from scan_ingest.pipeline import ingest
 
     out = work / profile
+    db = fresh_db(out / "p.db")
+    shutil.rmtree(out / "scans", ignore_errors=True)  # no file of an earlier run read without its truth
     if manifest:
         out.mkdir(parents=True, exist_ok=True)
-        scan_manifest(kit_dir, out / "p.db")
+        scan_manifest(kit_dir, db)
     t0 = time.perf_counter()
     truth = simulate_batch(kit_dir, out / "scans", profile=profile, n_pages=pages, seed=seed, fmt="auto",
                            extras=True)
     sim_s = time.perf_counter() - t0
     files = sorted(str(p) for p in (out / "scans").iterdir() if p.is_file() and p.name != "truth.jsonl")
     dec = decode_only(files, workers)
-    rep = ingest(files, db_path=out / "p.db", workers=workers)
-    cmp = compare(out / "p.db", truth)
+    rep = ingest(files, db_path=db, workers=workers)
+    cmp = compare(db, truth)
     s = cmp["stats"]
     return {
         "profile": profile, "pages": rep.pages_seen, "entries": s["entries"], "fields": s["fields"],
@@ -254,12 +266,7 @@ def big_pdf(kit_dir: Path, work: Path, pages: int, workers: int) -> dict[str, An
     simulate_batch(kit_dir, out / "scans", profile="scanner_200", n_pages=pages, seed=99, fmt="pdf")
     pdf = next(p for p in (out / "scans").iterdir() if p.suffix == ".pdf")
     dec = decode_only([str(pdf)], workers)
-    db = out / "p.db"
-    for old in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        old.unlink(missing_ok=True)  # a rerun with --out: a fresh database, not "already stored"
-    import shutil
-
-    shutil.rmtree(db.with_name(db.name + ".files"), ignore_errors=True)
+    db = fresh_db(out / "p.db")
     rep = ingest_fresh_process([str(pdf)], db, workers)
     parent_mb = rep["self_kb"] / 1024
     worker_mb = max(rep["children_kb"], rep["worker_reported_kb"]) / 1024

@@ -28,7 +28,8 @@ from scan_ingest.identify import identify
 from scan_ingest.model import EntryResult, FieldResult, PageResult
 from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_page, write_atomic
 from scan_ingest.thresholds import (
-    ALIGN_PX_PER_MM, COPY_CONFIDENCE, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
+    ALIGN_PX_PER_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2, COPY_TRACE_MM2,
+    HALO_INK_MIN, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -158,7 +159,7 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
     res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al)
     res.copy = _copy_number(res.entries, _copy_box_trace(dark, ident.layout),
-                            _copy_box_binarised(aligned, ident.layout))
+                            _copy_box_binarised(aligned, ident.layout), _copy_edge_ink(dark, ident.layout))
     if res.copy is None:
         _copy_snippet(res.entries, aligned, ident.layout, ctx, sha)
     if al.residual_mm > RESIDUAL_REVIEW_MM:
@@ -542,6 +543,33 @@ def _copy_box_trace(dark: mk.Darkness, layout: PageLayout) -> float:
     return 0.0 if f is None else _digit_trace_mm2(dark, f)
 
 
+def _copy_edge_ink(dark: mk.Darkness, layout: PageLayout) -> float:
+    """Ink (mm²) on the « copie n° » boxes' edges that is not the print: within COPY_EDGE_BAND_MM of the boxes,
+    outside their writing zones and outside their printed outlines (± COPY_EDGE_LINE_TOL_MM), specks removed. A
+    digit drawn over a box line leaves nothing inside the boxes. 0.0 when the form has no such box."""
+    f = _copy_geom(layout)
+    if f is None:
+        return 0.0
+    band = COPY_EDGE_BAND_MM
+    x0, y0 = f.boxes[0].x - band, min(b.y for b in f.boxes) - band
+    x1, y1 = f.boxes[-1].x + f.boxes[-1].w + band, max(b.y + b.h for b in f.boxes) + band
+    ys, xs = slice(int(round(y0 * K)), int(round(y1 * K))), slice(int(round(x0 * K)), int(round(x1 * K)))
+    ink = dark.ink(ys, xs)
+    if ink.size == 0 or not ink.any():
+        return 0.0
+    print_zone = np.zeros(ink.shape, np.uint8)
+    for b in f.boxes:
+        cv2.rectangle(print_zone, (int(round((b.x - x0) * K)), int(round((b.y - y0) * K))),
+                      (int(round((b.x + b.w - x0) * K)), int(round((b.y + b.h - y0) * K))), 1, 1)
+    t = int(round(COPY_EDGE_LINE_TOL_MM * K))
+    print_zone = cv2.dilate(print_zone, np.ones((2 * t + 1, 2 * t + 1), np.uint8))
+    for b in f.boxes:
+        zy, zx = mk.zone_slices(b)
+        print_zone[zy.start - ys.start:zy.stop - ys.start, zx.start - xs.start:zx.stop - xs.start] = 1
+    rest = (ink & (print_zone == 0)).view(np.uint8)
+    return cv2.countNonZero(cv2.morphologyEx(rest, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))) / (K * K)
+
+
 def _copy_box_binarised(aligned: np.ndarray, layout: PageLayout) -> bool:
     """Whether the « copie n° » boxes come from a binarised capture (a fax, a black-and-white scan: most of each
     box crop at the lightest grey, almost no grey; papier.digits.preprocess.binarised). There a pale digit can
@@ -565,20 +593,26 @@ def _copy_snippet(entries: list[EntryResult], aligned: np.ndarray, layout: PageL
             fr.snippet = _snippet(aligned, g.ink_zone(), ctx, sha, en.row, fr.name)
 
 
-def _copy_number(entries: list[EntryResult], trace_mm2: float = 0.0, binarised: bool = False) -> int | None:
+def _copy_number(entries: list[EntryResult], trace_mm2: float = 0.0, binarised: bool = False,
+                 edge_mm2: float = 0.0) -> int | None:
     """The handwritten "copie n°": blank → 0 (the original); read with certainty → that number; else None.
     "Blank" means no ink at all: a trace the writing-zone test left out (`trace_mm2`, see _copy_box_trace) makes
     the copy number unsure, never 0 (taking a copy for the original would merge two different sheets); so does
-    an empty box on a binarised capture (`binarised`, see _copy_box_binarised), where a pale digit leaves nothing."""
+    ink on the boxes' edges (`edge_mm2`, see _copy_edge_ink), and an empty box on a binarised capture
+    (`binarised`, see _copy_box_binarised), where a pale digit leaves nothing."""
     for fr in entries[-1].fields:
         if fr.name == "copie":
             if not fr.has_ink:
-                if trace_mm2 < COPY_TRACE_MM2 and not binarised:
+                if trace_mm2 >= COPY_TRACE_MM2:
+                    why = "trace légère dans la case « copie n° »"
+                elif edge_mm2 >= COPY_EDGE_MM2:
+                    why = "trait sur le bord de la case « copie n° »"
+                elif binarised:
+                    why = "case « copie n° » vide sur une image noir et blanc (fax) : un chiffre pâle a pu disparaître"
+                else:
                     return 0
                 fr.status, fr.has_ink, fr.confidence = "review", True, 0.0
-                fr.reason = ("trace légère dans la case « copie n° » : numéro de copie à lire (vide = original)"
-                             if trace_mm2 >= COPY_TRACE_MM2 else "case « copie n° » vide sur une image noir et blanc "
-                             "(fax) : un chiffre pâle a pu disparaître, vérifier (vide = original)")
+                fr.reason = f"{why} : numéro de copie à lire (vide = original)"
                 entries[-1].has_ink = True
                 return None
             if fr.status == "auto" and isinstance(fr.value, str) and fr.value.isdigit():

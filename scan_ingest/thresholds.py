@@ -135,3 +135,14 @@ COPY_TRACE_MM2 = 0.2
 # ≥ 0.998: 17 in 89,224; ≥ 0.9999: 1 in 59,912; ≥ 0.99999: 0 in 39,525. The scan benchmark (seed 1) had read a
 # "3" as "2" at ≥ 0.998. Anything below goes to review: one glance per photocopied sheet.
 COPY_CONFIDENCE = 0.99999
+# A copy number written on a box's edge (a "1" drawn over the first box's left line: phone photo, scan benchmark
+# seed 1, session 6) leaves nothing inside the boxes: the sheet was stored as the original. So the ink around the
+# boxes is measured too (read._copy_edge_ink): within COPY_EDGE_BAND_MM of the boxes' outlines, outside the writing
+# zones and outside the printed lines (± COPY_EDGE_LINE_TOL_MM, where the print itself is ink), specks < 2x2 px
+# removed. Measured, every page with a blank « copie n° » of a full bench_scan run (seed 1, 7 profiles, 154
+# pages): at most 0.06 mm² (a photocopy), 0.00 on every other profile; the "1" on the line: 3.05 mm². Anything from
+# COPY_EDGE_MM2 up makes an empty copy box 'unsure' → review. The band stays clear of the printed label « Copie n° »
+# (1.6 mm to the left of the first box).
+COPY_EDGE_BAND_MM = 0.9
+COPY_EDGE_LINE_TOL_MM = 0.25
+COPY_EDGE_MM2 = 0.5

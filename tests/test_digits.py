@@ -272,6 +272,40 @@ def test_a_check_digit_without_its_known_set_needs_the_strictest_threshold():
     assert read_digit_field(rs, semantic=None, check="ean13", known=frozenset([v]), known_missing=True).status == "auto"
 
 
+def _probs(top: dict[int, float]) -> BoxReading:
+    """A box reading with these probabilities, the rest spread evenly."""
+    probs = np.full(10, (1 - sum(top.values())) / (10 - len(top)))
+    for d, p in top.items():
+        probs[d] = p
+    return BoxReading("digit", probs, 0.2)
+
+
+def test_a_reading_the_check_digit_corrected_is_held_to_the_threshold_without_it():
+    """Scan benchmark (session 6, fax, seed 2): family 93542, the 3 broken by the fax, the 4 open at the top. The
+    reader saw 92512 (fails Luhn); the roster's 92502 was one unlikely box away and was accepted at 0.9963, the
+    check-digit threshold being 0.99. The boxes' probabilities as measured then: the check digit, once spent on
+    correcting a box, cannot also vouch for the result, so the reading needs the known-set threshold."""
+    from papier.digits import policy
+
+    rs = [_probs({9: 0.99701, 4: 0.00171, 8: 0.00127}), _probs({2: 0.98598, 3: 0.00933, 8: 0.00303}),
+          _probs({5: 0.999998}), _probs({1: 0.85315, 6: 0.07847, 0: 0.03104}), _probs({2: 0.99997, 3: 2e-5})]
+    assert not luhn_valid("92512") and luhn_valid("92502") and luhn_valid("93542")
+    rng = np.random.default_rng(11)
+    roster = {f"{a:04d}" + luhn_check_digit(f"{a:04d}") for a in rng.integers(1000, 10000, 700)}
+    roster = frozenset(roster - {"92502", "93542"} | {"92502", "93542"})
+    r = read_digit_field(rs, semantic=None, check="luhn", known=roster)
+    assert r.value == "92502" and r.corrected == 1
+    assert AUTO_ACCEPT_CONFIDENCE <= r.confidence < policy.AUTO_ACCEPT_CONFIDENCE_KNOWN  # accepted before the rule
+    assert (r.status, r.reason, r.threshold) == ("review", "lecture incertaine", policy.AUTO_ACCEPT_CONFIDENCE_KNOWN)
+    assert r.uncertain_only and "93542" in r.alternatives
+    # a reading the reader chose itself keeps the check-digit threshold
+    plain = read_digit_field([_sure(int(c)) for c in "92502"], semantic=None, check="luhn", known=roster)
+    assert (plain.status, plain.corrected, plain.threshold) == ("auto", 0, AUTO_ACCEPT_CONFIDENCE)
+    # and without the roster the correction leaves the field with no check at all
+    assert policy.corrected_threshold("luhn", False) == policy.AUTO_ACCEPT_CONFIDENCE_UNCHECKED
+    assert policy.corrected_threshold(None, True) == policy.AUTO_ACCEPT_CONFIDENCE_UNCHECKED
+
+
 def test_number_absent_from_the_roster_goes_to_review():
     v = "4321" + luhn_check_digit("4321")
     r = read_digit_field(_field(v), semantic=None, check="luhn", known=frozenset({"12344"}))

@@ -179,3 +179,57 @@ def test_a_copy_number_is_a_sheet_identity_accepted_only_when_nearly_certain():
     assert _copy_number(merely) is None
     fr = merely[-1].fields[0]
     assert fr.status == "review" and fr.value == "3" and "copie" in fr.reason
+
+
+def _one_on_the_left_line(img: np.ndarray, b, dpi: float, ink: int = 40) -> None:
+    """A "1" drawn over the first copy box's left line (0.4 mm left of it, 5 mm tall, a 0.5 mm stroke)."""
+    import cv2
+
+    px = dpi / 25.4
+    x = int(round((b.x - 0.4) * px))
+    cv2.line(img, (x + int(0.5 * px), int(round((b.y + 1.0) * px))), (x, int(round((b.y + 6.0) * px))), ink,
+             max(1, int(round(0.5 * px))))
+
+
+def test_a_copy_number_on_the_box_line_is_never_the_original(aligned_page):
+    """Bench (session 6, seed 1, phone photo): a « 1 » drawn over the first box's left line left nothing inside
+    the boxes and the sheet was stored as the original. The ink on the boxes' edges (not the print) now makes the
+    copy number unsure."""
+    from scan_ingest.read import _copy_edge_ink
+    from scan_ingest.thresholds import COPY_EDGE_MM2
+
+    layout, page = aligned_page
+    f = layout.page_entry.field("copie")
+    img = page.copy()
+    _one_on_the_left_line(img, f.boxes[0], K * 25.4)
+    dark = mk.darkness(img)
+    assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"  # why it went silent
+    assert _copy_box_trace(dark, layout) < COPY_TRACE_MM2
+    edge = _copy_edge_ink(dark, layout)
+    assert edge >= COPY_EDGE_MM2
+    entries = _blank_copie(layout.page_entry.row)
+    assert _copy_number(entries, 0.0, edge_mm2=edge) is None
+    fr = entries[-1].fields[0]
+    assert fr.status == "review" and "bord" in fr.reason and "original" in fr.reason
+    # the printed boxes and their label alone are not ink on the edges
+    assert _copy_edge_ink(mk.darkness(page), layout) == 0.0
+
+
+@pytest.mark.parametrize("profile", ["scanner_200", "photocopy", "phone_photo"])
+def test_copy_number_on_the_line_through_a_real_ingest(small_kit, tmp_path, profile):
+    """Through the whole pipeline on degraded captures: the sheet with a « 1 » over the box line goes to review,
+    the blank original (same capture) stays the original: the edge measure does not take the print for ink."""
+    p = T.find_page(small_kit.out_dir, "paiement", 1)
+    blank = T.render(small_kit.pdf_path, p["pdf_page"], 200)
+    layout = layout_form(builtin_form("paiement"))
+    written = blank.copy()
+    _one_on_the_left_line(written, layout.page_entry.field("copie").boxes[0], 200)
+    rng = np.random.default_rng(5)
+    images = [degrade(written, profile, rng), degrade(blank, profile, rng)]
+    files = [T.save_image(im, tmp_path / f"{k}.png") for k, im in enumerate(images)]
+    ingest([str(f) for f in files], db_path=tmp_path / "p.db", workers=1)
+    c = sqlite3.connect(tmp_path / "p.db")
+    rows = dict(c.execute("SELECT source, copy FROM pages").fetchall())
+    assert rows[str(files[0])] is None and rows[str(files[1])] == 0, rows
+    reason, = c.execute("SELECT f.reason FROM fields f WHERE f.name = 'copie'").fetchone()
+    assert "bord" in reason

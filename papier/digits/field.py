@@ -44,6 +44,11 @@ class DigitFieldResult:
     # True when the only reasons for review are a low confidence or a close rival reading (nothing structural:
     # no unsure box, no invalid value, no shape problem), so a stronger check may still accept it
     uncertain_only: bool = False
+    # boxes where the value differs from the reader's own first choice (a check digit or a known set overruled it)
+    corrected: int = 0
+    # the confidence this reading needed to be accepted: the field's threshold, or policy.corrected_threshold
+    # when the value overrules the reader (a later check, the journal order, holds it to the same)
+    threshold: float = 0.0
 
 
 KNOWN_CANDIDATES = 8  # the likeliest readings of the known set added to the beam's candidates
@@ -265,7 +270,8 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
     # the check digit or the known set may overrule the reader's first choice in one box; overruling it in several
     # rests on the box probabilities far from where they are measured: a person looks
     tops = "".join(str(int(np.argmax(p))) for p in probs)
-    if problem_of[best] is None and sum(a != b for a, b in zip(best, tops)) >= 2:
+    corrected = sum(a != b for a, b in zip(best, tops))
+    if problem_of[best] is None and corrected >= 2:
         problems.append("lecture corrigée sur plusieurs cases")
     valid_rest = [(c, m) for c, m in weighted[1:] if problem_of[c] is None]
     if valid_rest and valid_rest[0][1] >= policy.RIVAL_FRACTION * total and problem_of[best] is None:
@@ -288,6 +294,8 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
             alts.append(c)
     confidence = float(min(max(confidence, 0.0), 1.0))
     structural = bool(problems) and not (len(problems) == 1 and problems[0].startswith("deux lectures"))
+    if corrected:
+        threshold = max(threshold, policy.corrected_threshold(check, known is not None))
     if not problems and confidence < threshold:
         problems.append("lecture incertaine")
     value = None if "unsure" in states else best
@@ -300,4 +308,5 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
             candidates = tuple((c, m / raw_total * (1.0 - lost_risk)) for c, m in raw[:CANDIDATES_KEPT])
             candidates += _lost_variants(candidates[0], lost_risk, semantic, check)
     return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False,
-                            candidates, status == "review" and value is not None and not structural)
+                            candidates, status == "review" and value is not None and not structural, corrected,
+                            threshold)

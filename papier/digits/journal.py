@@ -104,17 +104,19 @@ def posteriors(cells: Sequence[Cell], semantic: str | None) -> list[float | None
 def verdicts(prefixes: Sequence[tuple[str, ...] | None], results: Sequence[Any], semantic: str | None,
              threshold: float) -> list[tuple[str, float] | None]:
     """What the order changes, per line: ("auto", p) for a field in review whose reader's best reading reaches
-    `threshold` given the chain, ("review", p) for an accepted field the chain makes unlikely (below
-    `threshold`), None for no change. `results`: the reader's DigitFieldResult of each line's field (None: not
-    read); only fields accepted on their own or in review only for a low confidence or a close rival join the
-    chain. `prefixes`: Cell.prefix of each line."""
+    its threshold given the chain, ("review", p) for an accepted field the chain makes unlikely (below its
+    threshold), None for no change. A field's threshold is `threshold`, or the stricter one its reading was held
+    to when it overrules the reader (DigitFieldResult.threshold). `results`: the reader's DigitFieldResult of each
+    line's field (None: not read); only fields accepted on their own or in review only for a low confidence or a
+    close rival join the chain. `prefixes`: Cell.prefix of each line."""
     cells = [Cell(p, r.candidates if r is not None and (r.status == "auto" or r.uncertain_only) else ())
              for p, r in zip(prefixes, results)]
     out: list[tuple[str, float] | None] = []
     for post, r in zip(posteriors(cells, semantic), results):
-        if post is not None and r.status == "review" and post >= threshold:
+        need = threshold if r is None else max(threshold, r.threshold)
+        if post is not None and r.status == "review" and post >= need:
             out.append(("auto", post))
-        elif post is not None and r.status == "auto" and post < threshold:
+        elif post is not None and r.status == "auto" and post < need:
             out.append(("review", post))
         else:
             out.append(None)
