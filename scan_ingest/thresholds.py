@@ -106,8 +106,13 @@ BLANK_REF_MAX = 0.3            # the blank reference never exceeds this (a ring 
 # rows high (measured: 2 px) and inked over ≥ STREAK_ROW_SPAN of the width of each of its rows, running off an
 # edge (seen: 70 % of a box, from its left edge). A filled box is full on every row, not a streak (scanner_150_jpeg:
 # 4 filled boxes had been sent to review as streaks); spots darker than STREAK_CHECK_MAX are filled, not looked at.
+# STREAK_ROW_SPAN was 0.6 until a streak starting in the middle of an « Annulé » box and running off its right edge
+# (fax, seed 3, session 7: about half the width, 2-3 rows) was read as a tick at 0.92, silently. A band of at most
+# STREAK_MAX_ROWS rows reaches the "marked" ink fraction (MARK_FRAC_MARKED) only when it spans ≥ 35 % of the width;
+# below about 20 % it stays "empty" and in between "unsure". At 0.3, every thin band that could read as a mark is a
+# streak (review), and a tick or cross, never a flat band with nothing else, is unaffected.
 STREAK_MAX_ROWS = 4
-STREAK_ROW_SPAN = 0.6
+STREAK_ROW_SPAN = 0.3
 STREAK_CHECK_MAX = 0.3
 # Toner specks (photocopied blanks carry a few dark dots, 0.2–0.5 mm): after the two fixes above, most of the
 # remaining reviews on scanner_150_jpeg were one or two such dots inside an empty bubble or box (ink fraction

@@ -139,7 +139,7 @@ def test_a_filled_checkbox_is_marked_and_a_thin_streak_is_unsure(paiement):
 
 def test_a_fax_streak_across_a_bubble_or_part_of_a_box_is_never_a_mark(paiement):
     """Fax, seed 2: a transmission streak (a 2 px line of black across the page) through an empty bubble, and over
-    the left 70 % of an empty box, were read as marks, silently."""
+    the left 70 % of an empty box, were read as marks, silently; seed 3: one over the right half of a box."""
     layout, page = paiement
     plan = mk.mark_plan(layout)
     img = page.copy()
@@ -150,7 +150,13 @@ def test_a_fax_streak_across_a_bubble_or_part_of_a_box_is_never_a_mark(paiement)
     b = {e.row: e for e in layout.entries}[s_box.field_key[0]].fields[s_box.field_key[1]].box
     y = int((b.y + b.h * 0.6) * K)
     img[y:y + 2, int((b.x - 8) * K):int((b.x + 0.7 * b.w) * K)] = 0
+    # fax, seed 3 (session 7): a streak from the middle of an « Annulé » box off its right edge, read as a tick
+    i_half, s_half = [(i, s) for i, s in enumerate(plan.spots) if s.value is None][3]
+    bh = {e.row: e for e in layout.entries}[s_half.field_key[0]].fields[s_half.field_key[1]].box
+    y = int((bh.y + bh.h * 0.5) * K)
+    img[y:y + 4, int((bh.x + 0.5 * bh.w) * K):int((bh.x + bh.w + 4) * K)] = 0  # 2 fax lines at 100 dpi
     dark = mk.darkness(img)
     v = _verdicts(img, plan, mk.registration(dark, plan))
     assert v[_index(plan, layout, 4, "mode", o.value)] == "unsure"
     assert v[i_box] == "unsure"
+    assert v[i_half] == "unsure"
