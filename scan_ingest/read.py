@@ -28,8 +28,9 @@ from scan_ingest.identify import identify
 from scan_ingest.model import EntryResult, FieldResult, PageResult
 from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_page, write_atomic
 from scan_ingest.thresholds import (
-    ALIGN_PX_PER_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2, COPY_TRACE_MM2,
-    HALO_INK_MIN, RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
+    ALIGN_PX_PER_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2, COPY_LINE_BAND_MM,
+    COPY_LINE_EXTRA_PX, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM,
+    SNIPPET_MARGIN_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -543,13 +544,18 @@ def _copy_box_trace(dark: mk.Darkness, layout: PageLayout) -> float:
     return 0.0 if f is None else _digit_trace_mm2(dark, f)
 
 
-def _copy_edge_ink(dark: mk.Darkness, layout: PageLayout) -> float:
-    """Ink (mm²) on the « copie n° » boxes' edges that is not the print: within COPY_EDGE_BAND_MM of the boxes,
-    outside their writing zones and outside their printed outlines (± COPY_EDGE_LINE_TOL_MM), specks removed. A
-    digit drawn over a box line leaves nothing inside the boxes. 0.0 when the form has no such box."""
+def _copy_edge_ink(dark: mk.Darkness, layout: PageLayout) -> bool:
+    """Whether a stroke lies on the « copie n° » boxes' edges, where the writing-zone test does not look: ink
+    beside the printed lines (_off_print_ink_mm2 ≥ COPY_EDGE_MM2) or over them (_line_widening_mm ≥
+    COPY_LINE_RUN_MM). A digit drawn over a box line leaves nothing inside the boxes."""
     f = _copy_geom(layout)
-    if f is None:
-        return 0.0
+    return f is not None and (_off_print_ink_mm2(dark, f) >= COPY_EDGE_MM2
+                              or _line_widening_mm(dark, f) >= COPY_LINE_RUN_MM)
+
+
+def _off_print_ink_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
+    """Ink (mm²) within COPY_EDGE_BAND_MM of a digit field's boxes, outside their writing zones and outside their
+    printed outlines (± COPY_EDGE_LINE_TOL_MM), specks removed."""
     band = COPY_EDGE_BAND_MM
     x0, y0 = f.boxes[0].x - band, min(b.y for b in f.boxes) - band
     x1, y1 = f.boxes[-1].x + f.boxes[-1].w + band, max(b.y + b.h for b in f.boxes) + band
@@ -568,6 +574,35 @@ def _copy_edge_ink(dark: mk.Darkness, layout: PageLayout) -> float:
         print_zone[zy.start - ys.start:zy.stop - ys.start, zx.start - xs.start:zx.stop - xs.start] = 1
     rest = (ink & (print_zone == 0)).view(np.uint8)
     return cv2.countNonZero(cv2.morphologyEx(rest, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))) / (K * K)
+
+
+def _line_widening_mm(dark: mk.Darkness, f: FieldGeom) -> float:
+    """The longest stretch (mm) of a digit field's box lines where the ink across the line is wider than the
+    print by COPY_LINE_EXTRA_PX or more: a stroke drawn along a line. The print's width is the median over all the
+    boxes' vertical (horizontal) sides: one side covered by a stroke does not move it, and a fax's halved vertical
+    resolution thickens the horizontal lines only. Corners (COPY_LINE_INSET_MM) are left out."""
+    half, inset = int(round(COPY_LINE_BAND_MM * K)), COPY_LINE_INSET_MM
+    widths: dict[str, list[np.ndarray]] = {"v": [], "h": []}
+    for b in f.boxes:
+        along_y = slice(int(round((b.y + inset) * K)), int(round((b.y + b.h - inset) * K)))
+        along_x = slice(int(round((b.x + inset) * K)), int(round((b.x + b.w - inset) * K)))
+        for x in (b.x, b.x + b.w):
+            c = int(round(x * K))
+            widths["v"].append(np.count_nonzero(dark.ink(along_y, slice(c - half, c + half + 1)), axis=1))
+        for y in (b.y, b.y + b.h):
+            c = int(round(y * K))
+            widths["h"].append(np.count_nonzero(dark.ink(slice(c - half, c + half + 1), along_x), axis=0))
+    longest = 0
+    for sides in widths.values():
+        if not sides or not any(len(w) for w in sides):
+            continue
+        print_width = float(np.median(np.concatenate(sides)))
+        for w in sides:
+            wide = np.r_[False, w >= print_width + COPY_LINE_EXTRA_PX, False]
+            edges = np.flatnonzero(np.diff(wide.astype(np.int8)))
+            if len(edges):
+                longest = max(longest, int((edges[1::2] - edges[0::2]).max()))
+    return longest / K
 
 
 def _copy_box_binarised(aligned: np.ndarray, layout: PageLayout) -> bool:
@@ -594,18 +629,18 @@ def _copy_snippet(entries: list[EntryResult], aligned: np.ndarray, layout: PageL
 
 
 def _copy_number(entries: list[EntryResult], trace_mm2: float = 0.0, binarised: bool = False,
-                 edge_mm2: float = 0.0) -> int | None:
+                 edge_ink: bool = False) -> int | None:
     """The handwritten "copie n°": blank → 0 (the original); read with certainty → that number; else None.
     "Blank" means no ink at all: a trace the writing-zone test left out (`trace_mm2`, see _copy_box_trace) makes
     the copy number unsure, never 0 (taking a copy for the original would merge two different sheets); so does
-    ink on the boxes' edges (`edge_mm2`, see _copy_edge_ink), and an empty box on a binarised capture
+    a stroke on the boxes' edges (`edge_ink`, see _copy_edge_ink), and an empty box on a binarised capture
     (`binarised`, see _copy_box_binarised), where a pale digit leaves nothing."""
     for fr in entries[-1].fields:
         if fr.name == "copie":
             if not fr.has_ink:
                 if trace_mm2 >= COPY_TRACE_MM2:
                     why = "trace légère dans la case « copie n° »"
-                elif edge_mm2 >= COPY_EDGE_MM2:
+                elif edge_ink:
                     why = "trait sur le bord de la case « copie n° »"
                 elif binarised:
                     why = "case « copie n° » vide sur une image noir et blanc (fax) : un chiffre pâle a pu disparaître"

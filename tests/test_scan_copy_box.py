@@ -195,7 +195,7 @@ def test_a_copy_number_on_the_box_line_is_never_the_original(aligned_page):
     """Bench (session 6, seed 1, phone photo): a « 1 » drawn over the first box's left line left nothing inside
     the boxes and the sheet was stored as the original. The ink on the boxes' edges (not the print) now makes the
     copy number unsure."""
-    from scan_ingest.read import _copy_edge_ink
+    from scan_ingest.read import _copy_edge_ink, _off_print_ink_mm2
     from scan_ingest.thresholds import COPY_EDGE_MM2
 
     layout, page = aligned_page
@@ -205,14 +205,36 @@ def test_a_copy_number_on_the_box_line_is_never_the_original(aligned_page):
     dark = mk.darkness(img)
     assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"  # why it went silent
     assert _copy_box_trace(dark, layout) < COPY_TRACE_MM2
-    edge = _copy_edge_ink(dark, layout)
-    assert edge >= COPY_EDGE_MM2
+    assert _off_print_ink_mm2(dark, f) >= COPY_EDGE_MM2
+    assert _copy_edge_ink(dark, layout)
     entries = _blank_copie(layout.page_entry.row)
-    assert _copy_number(entries, 0.0, edge_mm2=edge) is None
+    assert _copy_number(entries, 0.0, edge_ink=True) is None
     fr = entries[-1].fields[0]
     assert fr.status == "review" and "bord" in fr.reason and "original" in fr.reason
     # the printed boxes and their label alone are not ink on the edges
-    assert _copy_edge_ink(mk.darkness(page), layout) == 0.0
+    assert _off_print_ink_mm2(mk.darkness(page), f) == 0.0 and not _copy_edge_ink(mk.darkness(page), layout)
+
+
+def test_a_pencil_copy_number_along_a_box_line_is_never_the_original(aligned_page):
+    """Bench (session 7, scanner_300, seed 4): a pencil « 1 » drawn along the second box's right line, over the
+    print: nothing inside the boxes, nothing beside the line; the line is wider there."""
+    import cv2
+
+    from scan_ingest.read import _copy_edge_ink, _line_widening_mm, _off_print_ink_mm2
+    from scan_ingest.thresholds import COPY_EDGE_MM2, COPY_LINE_RUN_MM
+
+    layout, page = aligned_page
+    f = layout.page_entry.field("copie")
+    b = f.boxes[-1]
+    img = page.copy()
+    x = int(round((b.x + b.w - 0.1) * K))
+    cv2.line(img, (x, int(round((b.y + 1.5) * K))), (x, int(round((b.y + b.h - 1.0) * K))), 120, 4)  # pencil grey
+    dark = mk.darkness(img)
+    assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"
+    assert _copy_box_trace(dark, layout) < COPY_TRACE_MM2 and _off_print_ink_mm2(dark, f) < COPY_EDGE_MM2
+    assert _line_widening_mm(dark, f) >= COPY_LINE_RUN_MM
+    assert _copy_edge_ink(dark, layout)
+    assert _line_widening_mm(mk.darkness(page), f) == 0.0
 
 
 @pytest.mark.parametrize("profile", ["scanner_200", "photocopy", "phone_photo"])
