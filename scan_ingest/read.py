@@ -29,7 +29,7 @@ from scan_ingest.model import EntryResult, FieldResult, PageResult
 from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_page, write_atomic
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2, COPY_LINE_BAND_MM,
-    COPY_LINE_EXTRA_PX, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM,
+    COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM,
     SNIPPET_MARGIN_MM,
 )
 
@@ -577,28 +577,28 @@ def _off_print_ink_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
 
 
 def _line_widening_mm(dark: mk.Darkness, f: FieldGeom) -> float:
-    """The longest stretch (mm) of a digit field's box lines where the ink across the line is wider than the
-    print by COPY_LINE_EXTRA_PX or more: a stroke drawn along a line. The print's width is the median over all the
+    """The longest stretch (mm) of a digit field's box lines where the darkness summed across the line is
+    COPY_LINE_EXTRA more than the print's: a stroke drawn along a line. The print's is the median over all the
     boxes' vertical (horizontal) sides: one side covered by a stroke does not move it, and a fax's halved vertical
     resolution thickens the horizontal lines only. Corners (COPY_LINE_INSET_MM) are left out."""
     half, inset = int(round(COPY_LINE_BAND_MM * K)), COPY_LINE_INSET_MM
-    widths: dict[str, list[np.ndarray]] = {"v": [], "h": []}
+    mass: dict[str, list[np.ndarray]] = {"v": [], "h": []}
     for b in f.boxes:
         along_y = slice(int(round((b.y + inset) * K)), int(round((b.y + b.h - inset) * K)))
         along_x = slice(int(round((b.x + inset) * K)), int(round((b.x + b.w - inset) * K)))
         for x in (b.x, b.x + b.w):
             c = int(round(x * K))
-            widths["v"].append(np.count_nonzero(dark.ink(along_y, slice(c - half, c + half + 1)), axis=1))
+            mass["v"].append(dark.crop(along_y, slice(c - half, c + half + 1)).sum(axis=1))
         for y in (b.y, b.y + b.h):
             c = int(round(y * K))
-            widths["h"].append(np.count_nonzero(dark.ink(slice(c - half, c + half + 1), along_x), axis=0))
+            mass["h"].append(dark.crop(slice(c - half, c + half + 1), along_x).sum(axis=0))
     longest = 0
-    for sides in widths.values():
-        if not sides or not any(len(w) for w in sides):
+    for sides in mass.values():
+        if not any(len(m) for m in sides):
             continue
-        print_width = float(np.median(np.concatenate(sides)))
-        for w in sides:
-            wide = np.r_[False, w >= print_width + COPY_LINE_EXTRA_PX, False]
+        printed = float(np.median(np.concatenate(sides)))
+        for m in sides:
+            wide = np.r_[False, m >= printed + COPY_LINE_EXTRA, False]
             edges = np.flatnonzero(np.diff(wide.astype(np.int8)))
             if len(edges):
                 longest = max(longest, int((edges[1::2] - edges[0::2]).max()))

@@ -152,12 +152,13 @@ COPY_EDGE_BAND_MM = 0.9
 COPY_EDGE_LINE_TOL_MM = 0.25
 COPY_EDGE_MM2 = 0.5
 # ... and a copy number drawn right over a line (a pencil "1" along the second box's right line: scanner_300, seed
-# 4, session 7, stored as the original and caught only as a conflict with it) widens the printed line, which the
-# band above leaves out: read._line_widening_mm, the longest stretch of the boxes' sides where the ink across the
-# line (± COPY_LINE_BAND_MM) is COPY_LINE_EXTRA_PX wider than the print (the median of all sides). Measured on
-# every blank copy box of bench_scan seeds 1-4 (7 profiles, 616 pages): at most 0.25 mm on grey captures, 0.75 mm on
-# fax (where an empty copy box goes to review anyway); the pencil "1": 2.9 mm, the phone photo's "1": 5.1 mm.
+# 4, session 7, stored as the original and caught only as a conflict with it) darkens the printed line, which the
+# band above leaves out: read._line_widening_mm, the longest stretch of the boxes' sides where the darkness summed
+# across the line (± COPY_LINE_BAND_MM) exceeds the print's (the median of all sides) by COPY_LINE_EXTRA. Measured
+# on every blank copy box of bench_scan seeds 1-4 (7 profiles, 616 pages): at most 0.375 mm (a photocopy; fax
+# 0.25); the pencil "1": 4.9 mm, the phone photo's "1": 5.3 mm. (Counting ink pixels instead of summing darkness
+# saw the pencil over 0.25 mm only: the grey print is itself at the ink threshold.)
 COPY_LINE_BAND_MM = 0.45      # half-width of the band across a line: the next box's line is 1.0 mm away
 COPY_LINE_INSET_MM = 0.5      # corners left out (the perpendicular line widens them)
-COPY_LINE_EXTRA_PX = 3        # at ALIGN_PX_PER_MM: 0.375 mm wider than the print
+COPY_LINE_EXTRA = 1.0         # one pixel of full ink more than the print, across the line
 COPY_LINE_RUN_MM = 1.5
