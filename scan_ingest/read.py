@@ -553,21 +553,26 @@ def _copy_edge_ink(dark: mk.Darkness, layout: PageLayout) -> bool:
                               or _line_widening_mm(dark, f) >= COPY_LINE_RUN_MM)
 
 
+def _px(mm: float) -> int:
+    """A length or position in mm as pixels of the aligned page."""
+    return int(round(mm * K))
+
+
 def _off_print_ink_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
     """Ink (mm²) within COPY_EDGE_BAND_MM of a digit field's boxes, outside their writing zones and outside their
     printed outlines (± COPY_EDGE_LINE_TOL_MM), specks removed."""
     band = COPY_EDGE_BAND_MM
     x0, y0 = f.boxes[0].x - band, min(b.y for b in f.boxes) - band
     x1, y1 = f.boxes[-1].x + f.boxes[-1].w + band, max(b.y + b.h for b in f.boxes) + band
-    ys, xs = slice(int(round(y0 * K)), int(round(y1 * K))), slice(int(round(x0 * K)), int(round(x1 * K)))
+    ys, xs = slice(_px(y0), _px(y1)), slice(_px(x0), _px(x1))
     ink = dark.ink(ys, xs)
     if ink.size == 0 or not ink.any():
         return 0.0
     print_zone = np.zeros(ink.shape, np.uint8)
     for b in f.boxes:
-        cv2.rectangle(print_zone, (int(round((b.x - x0) * K)), int(round((b.y - y0) * K))),
-                      (int(round((b.x + b.w - x0) * K)), int(round((b.y + b.h - y0) * K))), 1, 1)
-    t = int(round(COPY_EDGE_LINE_TOL_MM * K))
+        cv2.rectangle(print_zone, (_px(b.x - x0), _px(b.y - y0)),
+                      (_px(b.x + b.w - x0), _px(b.y + b.h - y0)), 1, 1)
+    t = _px(COPY_EDGE_LINE_TOL_MM)
     print_zone = cv2.dilate(print_zone, np.ones((2 * t + 1, 2 * t + 1), np.uint8))
     for b in f.boxes:
         zy, zx = mk.zone_slices(b)
@@ -581,16 +586,16 @@ def _line_widening_mm(dark: mk.Darkness, f: FieldGeom) -> float:
     COPY_LINE_EXTRA more than the print's: a stroke drawn along a line. The print's is the median over all the
     boxes' vertical (horizontal) sides: one side covered by a stroke does not move it, and a fax's halved vertical
     resolution thickens the horizontal lines only. Corners (COPY_LINE_INSET_MM) are left out."""
-    half, inset = int(round(COPY_LINE_BAND_MM * K)), COPY_LINE_INSET_MM
+    half, inset = _px(COPY_LINE_BAND_MM), COPY_LINE_INSET_MM
     mass: dict[str, list[np.ndarray]] = {"v": [], "h": []}
     for b in f.boxes:
-        along_y = slice(int(round((b.y + inset) * K)), int(round((b.y + b.h - inset) * K)))
-        along_x = slice(int(round((b.x + inset) * K)), int(round((b.x + b.w - inset) * K)))
+        along_y = slice(_px(b.y + inset), _px(b.y + b.h - inset))
+        along_x = slice(_px(b.x + inset), _px(b.x + b.w - inset))
         for x in (b.x, b.x + b.w):
-            c = int(round(x * K))
+            c = _px(x)
             mass["v"].append(dark.crop(along_y, slice(c - half, c + half + 1)).sum(axis=1))
         for y in (b.y, b.y + b.h):
-            c = int(round(y * K))
+            c = _px(y)
             mass["h"].append(dark.crop(slice(c - half, c + half + 1), along_x).sum(axis=0))
     longest = 0
     for sides in mass.values():

@@ -107,4 +107,3 @@ def corrected_threshold(check: str | None, known: bool = False) -> float:
     if cls == "checked" and known:
         return AUTO_ACCEPT_CONFIDENCE_KNOWN
     return AUTO_ACCEPT_CONFIDENCE_UNCHECKED
-
