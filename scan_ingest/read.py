@@ -159,8 +159,11 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     aligned = warp(gray, al, ident.layout.size_mm)
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
     res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al)
-    res.copy = _copy_number(res.entries, _copy_box_trace(dark, ident.layout),
-                            _copy_box_binarised(aligned, ident.layout), _copy_edge_ink(dark, ident.layout))
+    # what an empty « copie n° » box may still hold: measured only when the box reads empty (_copy_number)
+    empty_copy = any(fr.name == "copie" and not fr.has_ink for fr in res.entries[-1].fields)
+    doubts = (_copy_box_trace(dark, ident.layout), _copy_box_binarised(aligned, ident.layout),
+              _copy_edge_ink(dark, ident.layout)) if empty_copy else ()
+    res.copy = _copy_number(res.entries, *doubts)
     if res.copy is None:
         _copy_snippet(res.entries, aligned, ident.layout, ctx, sha)
     if al.residual_mm > RESIDUAL_REVIEW_MM:
