@@ -15,12 +15,12 @@ import numpy as np
 
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest.thresholds import (
-    ALIGN_PX_PER_MM, BASELINE_FRACTION, BLANK_REF_MAX, BLANK_REF_MIN_BUBBLES, BUBBLE_INNER, CHECKBOX_INNER_MM,
-    HALO_INNER, HALO_LABEL_MIN_ROWS, HALO_OUTER, INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, LABEL_ABOVE_MM,
-    LABEL_BELOW_MM, LABEL_GAP_MM, MARK_EMPTY_MAX, MARK_FILLED_MIN,
-    MARK_FRAC_EMPTY, MARK_FRAC_MARKED, REG_MAX_SHIFT_PX, REG_MIN_CONTRAST, REG_MIN_BUBBLES, REG_OUTLIER_PX,
-    SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_CHECK_MAX, STREAK_MAX_ROWS,
-    STREAK_ROW_SPAN, ZONE_INSET_MM,
+    ALIGN_PX_PER_MM, BASELINE_FRACTION, BILEVEL_DOT_MIN_PX, BILEVEL_DOT_RADIUS, BLANK_REF_MAX,
+    BLANK_REF_MIN_BUBBLES, BUBBLE_INNER, CHECKBOX_INNER_MM, HALO_INNER, HALO_LABEL_MIN_ROWS, HALO_OUTER,
+    INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, LABEL_ABOVE_MM, LABEL_BELOW_MM, LABEL_GAP_MM, MARK_EMPTY_MAX,
+    MARK_FILLED_MIN, MARK_FRAC_EMPTY, MARK_FRAC_MARKED, REG_MAX_SHIFT_PX, REG_MIN_BUBBLES, REG_MIN_CONTRAST,
+    REG_OUTLIER_PX, SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_CHECK_MAX,
+    STREAK_MAX_ROWS, STREAK_ROW_SPAN, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -394,16 +394,22 @@ def measure_halos(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = No
     return out
 
 
-def measure_marks(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def measure_marks(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = None,
+                  bilevel: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per spot (bubbles then checkboxes, in plan order): mean darkness, and the fraction of its pixels that
     are ink (a thin tick barely moves the mean but always puts ink pixels in the box). Bubbles are measured where
-    their printed ring is (`shifts`, from registration) and above the page's blank bubble (blank_reference)."""
+    their printed ring is (`shifts`, from registration) and above the page's blank bubble (blank_reference).
+    `bilevel`: the page was captured in black and white, where a pale mark can survive as a few dots (below)."""
     if shifts is None:
         shifts = np.zeros((len(plan.spots), 2), np.int64)
     if plan.n_bubbles:
         d = dark.at(_shifted(plan.disk_idx, shifts[:plan.n_bubbles], plan.width))
         d = np.clip(d - blank_reference(d, plan)[None, :], 0.0, 1.0)
         frac = (d > INK_DARKNESS).mean(axis=1)
+        dots = np.zeros(len(d), bool)
+        if bilevel:  # dots in the centre of a bubble on a fax: a dithered pale mark? (thresholds: BILEVEL_DOT_*)
+            centre = plan.disk_r <= BILEVEL_DOT_RADIUS * plan.disk_r.max()
+            dots = (d[:, centre] > INK_DARKNESS).sum(axis=1) >= BILEVEL_DOT_MIN_PX
         some = np.flatnonzero((frac > 0) & (d.mean(axis=1) < STREAK_CHECK_MAX))
         streak = np.zeros(len(d), bool)
         if len(some):  # a little ink: toner specks? a fax streak?
@@ -421,6 +427,10 @@ def measure_marks(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = No
         # a streak across a bubble (seen on fax, seed 2: read as marked, silently) → always 'unsure'
         mean = np.where(streak, np.minimum(mean, MARK_FILLED_MIN * 0.99), mean)
         frac = np.where(streak, UNSURE_FRAC, frac)
+        # dots a bilevel capture left of a pale mark (fax, seed 4: two dots of a faint blot, read empty) → 'unsure'
+        # unless the bubble is already more than that
+        faint = dots & (mean < MARK_FILLED_MIN) & (frac < UNSURE_FRAC)
+        frac = np.where(faint, UNSURE_FRAC, frac)
     else:
         mean = frac = np.zeros(0, np.float32)
     bm, bf = [], []

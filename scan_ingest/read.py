@@ -105,7 +105,7 @@ def reread_kept(source: str, idx: int, sha: str, image_rel: str, ctx: ReadContex
         kind = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
         page = load_page(PageRef(source, str(path), 1, kind))
         res.height, res.width = page.gray.shape
-        _read_gray(page.gray, sha, ctx, 0, res)
+        _read_gray(page.gray, sha, ctx, 0, res, page.bilevel)
     except PageLoadError as exc:
         res.status, res.reason = "unidentified", f"image conservée illisible ({exc})"
     except Exception as exc:  # noqa: BLE001
@@ -127,10 +127,11 @@ def _read(ref: PageRef, ctx: ReadContext, seq: int, res: PageResult) -> None:
     img_rel = f"pages/{page.sha256}{page.ext}"
     write_atomic(Path(ctx.files_dir) / img_rel, evidence_bytes(page))
     res.image_path = f"{ctx.rel_prefix}/{img_rel}"
-    _read_gray(gray, page.sha256, ctx, seq, res)
+    _read_gray(gray, page.sha256, ctx, seq, res, page.bilevel)
 
 
-def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: PageResult) -> None:
+def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: PageResult,
+               bilevel: bool = False) -> None:
     ident = identify(gray, ctx.custom_forms, ctx.kits)
     if not ident.ok:
         res.reason = ident.reason
@@ -158,7 +159,7 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
     aligned = warp(gray, al, ident.layout.size_mm)
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
-    res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al)
+    res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al, bilevel)
     # what an empty « copie n° » box may still hold: measured only when the box reads empty (_copy_number)
     empty_copy = any(fr.name == "copie" and not fr.has_ink for fr in res.entries[-1].fields)
     doubts = (_copy_box_trace(dark, ident.layout), _copy_box_binarised(aligned, ident.layout),
@@ -325,10 +326,10 @@ def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> 
 
 
 def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx: ReadContext, sha: str,
-                kit_id: str, serial: int, al: Alignment) -> list[EntryResult]:
+                kit_id: str, serial: int, al: Alignment, bilevel: bool = False) -> list[EntryResult]:
     plan = mk.mark_plan(layout)
     shifts = mk.registration(dark, plan)  # where the printed bubbles really are (a few px off after alignment)
-    raw, frac = mk.measure_marks(dark, plan, shifts)
+    raw, frac = mk.measure_marks(dark, plan, shifts, bilevel)
     halo = mk.measure_halos(dark, plan, shifts)
     base, base_frac = mk.baseline(raw), mk.baseline(frac)
     spot_scores: dict[tuple[int, int], list[tuple[str | None, float, float]]] = {}

@@ -56,6 +56,8 @@ class LoadedPage:
     keep: bytes               # bytes of the evidence file
     ext: str                  # .jpg | .png
     dpi: float                # estimated resolution (pixels per inch of the paper), 0 when unknown
+    bilevel: bool = False     # captured in black and white only (a fax, a scanner's black-and-white mode): pale
+                              # ink was thresholded or dithered away (see marks.measure_marks)
 
 
 class PageLoadError(Exception):
@@ -232,6 +234,7 @@ def _load_pdf_page(ref: PageRef) -> LoadedPage:
         w_pt, h_pt = page.get_size()
         images = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
         dpi = RENDER_DPI_VECTOR
+        bilevel = False
         if images:
             big = max(images, key=lambda o: o.get_px_size()[0] * o.get_px_size()[1])
             pw, ph = big.get_px_size()
@@ -239,6 +242,9 @@ def _load_pdf_page(ref: PageRef) -> LoadedPage:
             l, b, r, t = big.get_bounds()
             if r - l > 1 and t - b > 1:
                 dpi = max(pw / ((r - l) / 72.0), ph / ((t - b) / 72.0))
+            # a 1-bit scan (CCITT G4, JBIG2, 1-bit Flate): pdfium's rendering smooths its edges into greys, so it
+            # is told by the image itself, not by the rendered pixels
+            bilevel = len(images) == 1 and (r - l) > 0.9 * w_pt and big.get_metadata().bits_per_pixel == 1
             # A scanner page: one JPEG covering the page → keep and decode its own bytes.
             if len(images) == 1 and big.get_filters() == ["DCTDecode"] and (r - l) > 0.9 * w_pt:
                 try:
@@ -259,7 +265,7 @@ def _load_pdf_page(ref: PageRef) -> LoadedPage:
         raise PageLoadError(f"page {ref.idx} du PDF illisible ({exc})") from None
     finally:
         page.close()
-    return LoadedPage(gray, pixel_sha(gray), b"", ".png", render_dpi)
+    return LoadedPage(gray, pixel_sha(gray), b"", ".png", render_dpi, bilevel)
 
 
 def _load_image_file(ref: PageRef) -> LoadedPage:
@@ -278,7 +284,8 @@ def _load_image_file(ref: PageRef) -> LoadedPage:
             gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
             if gray is None:
                 raise PageLoadError("image PNG illisible (tronquée ou endommagée)")
-        return LoadedPage(gray, hashlib.sha256(data).hexdigest(), data, IMAGE_EXT[ref.kind], dpi)
+        return LoadedPage(gray, hashlib.sha256(data).hexdigest(), data, IMAGE_EXT[ref.kind], dpi,
+                          ref.kind == "png" and two_levels(gray))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -292,7 +299,13 @@ def _load_image_file(ref: PageRef) -> LoadedPage:
     except Exception as exc:  # noqa: BLE001
         raise PageLoadError(f"image illisible ({type(exc).__name__}) : fichier tronqué ou endommagé") from None
     gray = np.ascontiguousarray(gray)
-    return LoadedPage(gray, pixel_sha(gray), b"", ".png", dpi)
+    return LoadedPage(gray, pixel_sha(gray), b"", ".png", dpi, two_levels(gray))
+
+
+def two_levels(gray: np.ndarray) -> bool:
+    """Whether a decoded image holds at most two grey levels (a 1-bit TIFF or PNG: a fax, a black-and-white scan)."""
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256])
+    return int(np.count_nonzero(hist)) <= 2
 
 
 def load_page(ref: PageRef) -> LoadedPage:
