@@ -35,6 +35,22 @@ def render(pdf: str | Path, pdf_page: int, dpi: float = 200) -> np.ndarray:
     return np.ascontiguousarray(arr[..., 0] if arr.ndim == 3 else arr).copy()
 
 
+def aligned_render(kit: Any, form: str, serial: int = 1) -> tuple[Any, np.ndarray]:
+    """A kit page (`kit`: papier.kit.KitResult) rendered straight into the aligned mm frame of its layout (8 px/mm,
+    page-sized, padded with paper): what align.warp gives for a perfect capture. Returns (layout, page)."""
+    from papier.forms import builtin_form
+    from papier.layout import layout_form
+    from scan_ingest.thresholds import ALIGN_PX_PER_MM as K
+
+    layout = layout_form(builtin_form(form))
+    img = render(kit.pdf_path, find_page(kit.out_dir, form, serial)["pdf_page"], K * 25.4)
+    W, H = (int(round(v * K)) for v in layout.size_mm)
+    page = np.full((H, W), 255, np.uint8)
+    h, w = min(H, img.shape[0]), min(W, img.shape[1])
+    page[:h, :w] = img[:h, :w]
+    return layout, page
+
+
 def _px(v: float, dpi: float) -> int:
     return int(round(v * dpi / 25.4))
 

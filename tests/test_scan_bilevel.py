@@ -10,8 +10,6 @@ import cv2
 import numpy as np
 import pytest
 
-from papier.forms import builtin_form
-from papier.layout import layout_form
 from papier.simulate.degrade import BAYER4
 from papier.simulate.io import PdfWriter
 from scan_ingest import marks as mk
@@ -36,14 +34,7 @@ def _dither(img: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def paiement(small_kit):
-    layout = layout_form(builtin_form("paiement"))
-    p = T.find_page(small_kit.out_dir, "paiement", 1)
-    img = T.render(small_kit.pdf_path, p["pdf_page"], K * 25.4)
-    W, H = (int(round(v * K)) for v in layout.size_mm)
-    page = np.full((H, W), 255, np.uint8)
-    h, w = min(H, img.shape[0]), min(W, img.shape[1])
-    page[:h, :w] = img[:h, :w]
-    return layout, page
+    return T.aligned_render(small_kit, "paiement")
 
 
 def _verdicts(page: np.ndarray, plan: mk.MarkPlan, bilevel: bool) -> list[str]:

@@ -25,14 +25,7 @@ K = ALIGN_PX_PER_MM
 
 @pytest.fixture(scope="module")
 def aligned_page(small_kit):
-    layout = layout_form(builtin_form("paiement"))
-    p = T.find_page(small_kit.out_dir, "paiement", 1)
-    img = T.render(small_kit.pdf_path, p["pdf_page"], K * 25.4)
-    W, H = (int(round(v * K)) for v in layout.size_mm)
-    page = np.full((H, W), 255, np.uint8)
-    h, w = min(H, img.shape[0]), min(W, img.shape[1])
-    page[:h, :w] = img[:h, :w]
-    return layout, page
+    return T.aligned_render(small_kit, "paiement")
 
 
 def _blank_copie(row: int) -> list[EntryResult]:

@@ -8,26 +8,16 @@ import cv2
 import numpy as np
 import pytest
 
-from papier.forms import builtin_form
-from papier.layout import layout_form
 from scan_ingest import marks as mk
 from scan_ingest import testing as T
 from scan_ingest.thresholds import ALIGN_PX_PER_MM
 
 K = ALIGN_PX_PER_MM
-DPI = K * 25.4  # the kit page rendered straight into the aligned frame
 
 
 @pytest.fixture(scope="module")
 def paiement(small_kit):
-    layout = layout_form(builtin_form("paiement"))
-    p = T.find_page(small_kit.out_dir, "paiement", 1)
-    img = T.render(small_kit.pdf_path, p["pdf_page"], DPI)
-    W, H = (int(round(v * K)) for v in layout.size_mm)
-    page = np.full((H, W), 255, np.uint8)
-    h, w = min(H, img.shape[0]), min(W, img.shape[1])
-    page[:h, :w] = img[:h, :w]
-    return layout, page
+    return T.aligned_render(small_kit, "paiement")
 
 
 def _dark_copy(page: np.ndarray) -> np.ndarray:
