@@ -242,11 +242,9 @@ def _load_pdf_page(ref: PageRef) -> LoadedPage:
             l, b, r, t = big.get_bounds()
             if r - l > 1 and t - b > 1:
                 dpi = max(pw / ((r - l) / 72.0), ph / ((t - b) / 72.0))
-            # a 1-bit scan (CCITT G4, JBIG2, 1-bit Flate): pdfium's rendering smooths its edges into greys, so it
-            # is told by the image itself, not by the rendered pixels
-            bilevel = len(images) == 1 and (r - l) > 0.9 * w_pt and big.get_metadata().bits_per_pixel == 1
+            whole = len(images) == 1 and (r - l) > 0.9 * w_pt  # one image covering the page: a scan
             # A scanner page: one JPEG covering the page → keep and decode its own bytes.
-            if len(images) == 1 and big.get_filters() == ["DCTDecode"] and (r - l) > 0.9 * w_pt:
+            if whole and big.get_filters() == ["DCTDecode"]:
                 try:
                     data = bytes(big.get_data(decode_simple=False))
                     gray = _decode_jpeg(data, dpi)
@@ -255,6 +253,9 @@ def _load_pdf_page(ref: PageRef) -> LoadedPage:
                     return LoadedPage(gray, hashlib.sha256(data).hexdigest(), data, ".jpg", dpi)
                 except (PageLoadError, pdfium.PdfiumError):
                     pass  # fall back to rendering
+            # a 1-bit scan (CCITT G4, JBIG2, 1-bit Flate): pdfium's rendering smooths its edges into greys, so it
+            # is told by the image itself, not by the rendered pixels
+            bilevel = whole and big.get_metadata().bits_per_pixel == 1
         render_dpi = min(max(dpi, RENDER_DPI_MIN), RENDER_DPI_MAX)
         bitmap = page.render(scale=render_dpi / 72.0, grayscale=True)
         arr = bitmap.to_numpy()
