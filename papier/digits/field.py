@@ -189,7 +189,9 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
     if not readings or all(s == "blank" for s in states):
         return DigitFieldResult(None, "auto", 1.0, [], None, True)
     problems: list[str] = []
-    if "unsure" in states:
+    if any(r.along_line for r in readings):
+        problems.append("trait sur le bord d'une case : chiffre à vérifier")
+    elif "unsure" in states:
         problems.append("case douteuse (rature ou trait)")
     shape = _shape_problem(states, semantic, check)
     if shape:

@@ -26,6 +26,8 @@ class BoxReading:
     # been lost there (policy.LOOSE_DOUBT_PX, policy.FAINT_DOUBT_PX)
     doubt: bool = False
     flat: bool = False    # read from a binarised capture (preprocess.FLAT_PAPER_SHARE): pale ink may be gone
+    # unsure because the box reads as another digit when a stroke along one of its printed lines is kept as ink
+    along_line: bool = False
 
     @property
     def digit(self) -> int:
@@ -48,7 +50,14 @@ def box_logits(crops: Sequence[np.ndarray]) -> tuple[np.ndarray, "object"]:
     logits = np.zeros((len(arr), 11), np.float32)
     inked = np.flatnonzero(P.ink_px > BLANK_MAX_PX)
     if len(inked):
-        logits[inked] = load_model().logits(P.images[inked])
+        net = load_model()
+        if len(P.alt_images):
+            both = net.logits(np.concatenate([P.images[inked], P.alt_images]))
+            logits[inked] = both[:len(inked)]
+            has = P.alt_of >= 0
+            P.alt_digit[has] = both[len(inked):][P.alt_of[has], :10].argmax(axis=1)
+        else:
+            logits[inked] = net.logits(P.images[inked])
     return logits, P
 
 
@@ -67,7 +76,9 @@ def readings_from_logits(logits: np.ndarray, P, temperature: float | None = None
         p = p_dig[i]
         p.flags.writeable = False
         unsure = p_all[i, MARK] > MARK_UNSURE or P.extent[i] < MIN_DIGIT_EXTENT_PX
-        out.append(BoxReading("unsure" if unsure else "digit", p, ink, False, bool(P.flat[i])))
+        # a stroke along a printed line: kept as ink, it reads as another digit (a 7's bar on the top line)
+        along = not unsure and 0 <= P.alt_digit[i] != int(np.argmax(p))
+        out.append(BoxReading("unsure" if unsure or along else "digit", p, ink, False, bool(P.flat[i]), along))
     return out
 
 
