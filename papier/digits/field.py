@@ -189,9 +189,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
     if not readings or all(s == "blank" for s in states):
         return DigitFieldResult(None, "auto", 1.0, [], None, True)
     problems: list[str] = []
-    if any(r.along_line for r in readings):
-        problems.append("trait sur le bord d'une case : chiffre à vérifier")
-    elif "unsure" in states:
+    if "unsure" in states:
         problems.append("case douteuse (rature ou trait)")
     shape = _shape_problem(states, semantic, check)
     if shape:
@@ -309,6 +307,9 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         if raw and raw_total > 0:
             candidates = tuple((c, m / raw_total * (1.0 - lost_risk)) for c, m in raw[:CANDIDATES_KEPT])
             candidates += _lost_variants(candidates[0], lost_risk, semantic, check)
-    return DigitFieldResult(value, status, confidence, alts, problems[0] if problems else None, False,
+    reason = problems[0] if problems else None
+    if reason and any(r.along_line and r.state == "digit" for r in readings):
+        reason = f"trait sur le bord d'une case, {reason}"
+    return DigitFieldResult(value, status, confidence, alts, reason, False,
                             candidates, status == "review" and value is not None and not structural, corrected,
                             threshold)

@@ -11,8 +11,8 @@ Steps (per crop, mostly vectorised over the batch):
 4. crop the ink, scale its larger side to 20 px, centre its centre of mass in 28 x 28 (the MNIST convention);
 5. a second view where a stroke may lie along a printed line (the line is thicker than the print over at least
    ALONG_RUN_PX): that stretch of line is kept as ink instead of erased. A 7 whose bar lies on the top line reads
-   1 without it, a 6 whose stem lies on the left line 0; the reader calls the box unsure when the two views
-   disagree (papier.digits.reader).
+   1 without it, a 6 whose stem lies on the left line 0; where the two views read different digits, the reader
+   gives each half of the box's probability (papier.digits.reader).
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ class Prepared:
     #                          exactly the paper's white, so pale ink may have been thresholded away before us
     alt_of: np.ndarray      # (B,) index into alt_images of the box's second view (stroke along a line), else -1
     alt_images: np.ndarray  # (n, 28, 28) the second views (step 5)
-    alt_digit: np.ndarray   # (B,) the digit the second view reads, -1 without one (set by the reader)
+    alt: np.ndarray         # (B,) bool: the box has a second view
+    alt_logits: np.ndarray  # (B, 11) the network's logits for the second view (zeros without one; set by the reader)
 
 
 def _quantile(a: np.ndarray, q: float) -> np.ndarray:
@@ -255,7 +256,7 @@ def prepare(crops: np.ndarray) -> Prepared:
             alt_images, _ = _images(alt_D, alt_km, np.arange(len(alt_box)))
     images, extent = _images(Dc, km, todo)
     return Prepared(images, ink_px, ink_frac.astype(np.float32), extent, loose_px, faint_px, flat, alt_of, alt_images,
-                    np.full(B, -1, np.int64))
+                    alt_of >= 0, np.zeros((B, 11), np.float32))
 
 
 def _along_line_views(D: np.ndarray, Dc: np.ndarray, km: np.ndarray, found: dict[str, np.ndarray],
