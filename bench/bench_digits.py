@@ -103,6 +103,16 @@ def print_table(res: dict) -> None:
     print(f"{'all':<17}{'':>8}{'':>9}{'':>9}{a['fields']:>7}{a['auto_rate']:>7.1%}{a['silent_errors']:>7}"
           f"{a['error_among_auto']:>9.4f}{a['review_rate']:>8.1%}")
     print()
+    print("second view where a stroke may lie along a printed line (papier.digits.preprocess, step 5):")
+    print(f"{'profile':<17}{'has one':>9}{'2 readings | 1st right':>24}{'2 readings | 1st wrong':>24}")
+    for prof, r in res["profiles"].items():
+        b = r["boxes"]
+        if "second_view" in b:
+            wrong = ("-" if b["two_readings_if_wrong"] is None
+                     else f"{b['two_readings_if_wrong']:.1%} of {b['first_wrong']}")
+            print(f"{LABELS_FR.get(prof, prof):<17}{b['second_view']:>9.1%}{b['two_readings_if_right']:>24.2%}"
+                  f"{wrong:>24}")
+    print()
     print("auto-accept rate by field kind:")
     kinds = FIELD_KINDS
     print(f"{'profile':<17}" + "".join(f"{k:>15}" for k in kinds))

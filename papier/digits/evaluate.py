@@ -93,9 +93,19 @@ def box_stats(pool: Pool) -> dict:
         "digit_read_blank": float(np.mean(st[d] == "blank")) if d.any() else None,
         "digit_read_unsure": float(np.mean(st[d] == "unsure")) if d.any() else None,
     }
+    # the second view (a stroke along a printed line kept as ink, papier.digits.preprocess step 5): how often it
+    # exists, and how often it gives the box two readings when the first view alone is right / wrong
+    w = d & (st != "blank")
+    first_right = pool.logits[:, :10].argmax(axis=1) == pool.targets
+    two = np.array([r.along_line for r in pool.readings], bool)
+    if w.any():
+        out["second_view"] = float(np.mean(pool.prep.alt[w]))
+        out["two_readings_if_right"] = float(np.mean(two[w & first_right])) if (w & first_right).any() else None
+        out["two_readings_if_wrong"] = float(np.mean(two[w & ~first_right])) if (w & ~first_right).any() else None
+        out["first_wrong"] = int((w & ~first_right).sum())
     b = pool.targets == BLANK
     if b.any():
-        out["blank_read_blank"] = float(np.mean(st[b] == "blank"))
+        out["blank_read_blank = float(np.mean(st[b] == "blank"))
     m = pool.targets == MARK
     if m.any():
         out["mark_read_unsure_or_blank"] = float(np.mean(st[m] != "digit"))

@@ -288,7 +288,10 @@ def _along_line_views(D: np.ndarray, Dc: np.ndarray, km: np.ndarray, found: dict
                 continue
             stretch = np.zeros((n, W if horizontal else H), bool)
             stretch[:, along] = run
-            restore |= (acr[:, :, None] & stretch[:, None, :]) if horizontal else (stretch[:, :, None] & acr[:, None, :])
+            if horizontal:
+                restore |= acr[:, :, None] & stretch[:, None, :]
+            else:
+                restore |= stretch[:, :, None] & acr[:, None, :]
     cand = np.flatnonzero(restore.any(axis=(1, 2)))
     if len(cand) == 0:
         return cand, np.zeros((0, H, W), bool), np.zeros((0, H, W), np.float32)
