@@ -105,7 +105,7 @@ def box_stats(pool: Pool) -> dict:
         out["first_wrong"] = int((w & ~first_right).sum())
     b = pool.targets == BLANK
     if b.any():
-        out["blank_read_blank = float(np.mean(st[b] == "blank"))
+        out["blank_read_blank"] = float(np.mean(st[b] == "blank"))
     m = pool.targets == MARK
     if m.any():
         out["mark_read_unsure_or_blank"] = float(np.mean(st[m] != "digit"))

@@ -250,9 +250,9 @@ def prepare(crops: np.ndarray) -> Prepared:
     alt_of = np.full(B, -1, np.int64)
     alt_images = np.zeros((0, 28, 28), np.float32)
     if len(todo):
-        alt_box, alt_km, alt_D = _along_line_views(D[todo], Dc[todo], km[todo], found, todo)
+        alt_box, alt_km, alt_D = _along_line_views(D, Dc, km, found, todo)
         if len(alt_box):
-            alt_of[todo[alt_box]] = np.arange(len(alt_box))
+            alt_of[alt_box] = np.arange(len(alt_box))
             alt_images, _ = _images(alt_D, alt_km, np.arange(len(alt_box)))
     images, extent = _images(Dc, km, todo)
     return Prepared(images, ink_px, ink_frac.astype(np.float32), extent, loose_px, faint_px, flat, alt_of, alt_images,
@@ -260,57 +260,64 @@ def prepare(crops: np.ndarray) -> Prepared:
 
 
 def _along_line_views(D: np.ndarray, Dc: np.ndarray, km: np.ndarray, found: dict[str, np.ndarray],
-                      sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Step 5 for the inked boxes `sel` of the batch (D, Dc, km already cut to them; `found` for the whole batch):
-    (which of them have a second view, its kept-ink mask, its darkness)."""
-    n, H, W = D.shape
-    ar = np.arange(n)
+                      todo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 5 for the inked boxes `todo` of the batch (Dc and km before step 4): which of them have a second
+    view (indices into the batch), its kept-ink mask and its darkness."""
+    B, H, W = D.shape
     offs = np.arange(-ALONG_HALF, ALONG_HALF + 1)
-    restore = np.zeros((n, H, W), bool)
+    sides = []  # (horizontal, line rows/columns (n, 2 * HALF + 1), positions along it, runs (n, len(along)))
     for (a, b), horizontal in ((("top", "bot"), True), (("left", "right"), False)):
         along = np.arange(_LEFT + 3, _RIGHT - 3) if horizontal else np.arange(_TOP + 3, _BOT - 3)
         L = H if horizontal else W
-        masses, across = [], []
+        masses, poss = [], []
         for name in (a, b):
-            pos = np.clip(found[name][sel][:, None] + offs, 0, L - 1)               # (n, 2 * HALF + 1)
+            pos = np.clip(found[name][todo][:, None] + offs, 0, L - 1)
             if horizontal:
-                masses.append(D[ar[:, None, None], pos[:, :, None], along[None, None, :]].sum(axis=1))
+                masses.append(D[todo[:, None, None], pos[:, :, None], along[None, None, :]].sum(axis=1))
             else:
-                masses.append(D[ar[:, None, None], along[None, None, :], pos[:, :, None]].sum(axis=1))
-            across.append(np.zeros((n, L), bool))
-            across[-1][ar[:, None], pos] = True
+                masses.append(D[todo[:, None, None], along[None, None, :], pos[:, :, None]].sum(axis=1))
+            poss.append(pos)
         printed = np.median(np.concatenate(masses, axis=1), axis=1)[:, None]
-        for m, acr in zip(masses, across):
+        for m, pos in zip(masses, poss):
             thick = (m >= printed + ALONG_EXTRA).astype(np.uint8)
             # an opening keeps exactly the runs of at least ALONG_RUN_PX
             run = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, ALONG_RUN_PX), np.uint8)).astype(bool)
-            if not run.any():
-                continue
-            stretch = np.zeros((n, W if horizontal else H), bool)
-            stretch[:, along] = run
-            if horizontal:
-                restore |= acr[:, :, None] & stretch[:, None, :]
-            else:
-                restore |= stretch[:, :, None] & acr[:, None, :]
-    cand = np.flatnonzero(restore.any(axis=(1, 2)))
-    if len(cand) == 0:
-        return cand, np.zeros((0, H, W), bool), np.zeros((0, H, W), np.float32)
-    Db = np.where(restore[cand], np.maximum(Dc[cand], D[cand]), Dc[cand])
-    ink = Db > INK_THRESHOLD
+            sides.append((horizontal, pos, along, run))
+    has = np.zeros(len(todo), bool)
+    for *_, run in sides:
+        has |= run.any(axis=1)
+    c = np.flatnonzero(has)           # among todo
+    cand = todo[c]                    # in the batch
     k = len(cand)
+    if k == 0:
+        return cand, np.zeros((0, H, W), bool), np.zeros((0, H, W), np.float32)
+    restore = np.zeros((k, H, W), bool)
+    ak = np.arange(k)[:, None]
+    for horizontal, pos, along, run in sides:
+        across = np.zeros((k, H if horizontal else W), bool)
+        across[ak, pos[c]] = True
+        stretch = np.zeros((k, W if horizontal else H), bool)
+        stretch[:, along] = run[c]
+        if horizontal:
+            restore |= across[:, :, None] & stretch[:, None, :]
+        else:
+            restore |= stretch[:, :, None] & across[:, None, :]
+    Db = Dc[cand]
+    np.maximum(Db, D[cand], out=Db, where=restore)
     mosaic = np.zeros((k, H + 1, W + 1), np.uint8)
-    mosaic[:, :H, :W] = ink
-    nl, lab = cv2.connectedComponents(mosaic.reshape(k * (H + 1), W + 1), connectivity=8, ltype=cv2.CV_32S)
+    mosaic[:, :H, :W] = Db > INK_THRESHOLD
+    mosaic = mosaic.reshape(k * (H + 1), W + 1)
+    nl, lab = cv2.connectedComponents(mosaic, connectivity=8, ltype=cv2.CV_32S)
+    kmc = km[cand]
     near = np.zeros((k, H + 1, W + 1), np.uint8)
-    near[:, :H, :W] = km[cand]
+    near[:, :H, :W] = kmc
     near = cv2.dilate(near.reshape(k * (H + 1), W + 1), np.ones((5, 5), np.uint8))
     keep = np.zeros(nl, bool)
-    keep[lab[(near > 0) & (mosaic.reshape(k * (H + 1), W + 1) > 0)]] = True
+    keep[lab[(near > 0) & (mosaic > 0)]] = True
     keep &= np.bincount(lab.ravel(), minlength=nl) >= MIN_COMPONENT_PX
     keep[0] = False
-    kmb = keep[lab].reshape(k, H + 1, W + 1)[:, :H, :W] | km[cand]
-    added = (kmb & ~km[cand]).sum(axis=(1, 2))
-    ok = added >= ALONG_MIN_EXTRA_PX
+    kmb = keep[lab].reshape(k, H + 1, W + 1)[:, :H, :W] | kmc
+    ok = (kmb & ~kmc).sum(axis=(1, 2)) >= ALONG_MIN_EXTRA_PX
     return cand[ok], kmb[ok], Db[ok]
 
 
