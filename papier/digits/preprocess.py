@@ -49,10 +49,9 @@ BLANK_MAX_PX = 32      # at most this much kept ink (px at 8 px/mm, i.e. 0.5 mm2
 # run of ALONG_RUN_PX (1 mm; a pen stroke crossing the line is narrower); the second view keeps that stretch and the
 # ink it joins to the digit, and is read only when it adds at least ALONG_MIN_EXTRA_PX to the digit's ink.
 # Measured (session 9, with a prototype of this step using the same parameters; 1,600 calibration crops per profile,
-# 6 profiles): the second view exists for about half the
-# digits (they touch a line); it changes the reading of 28 of 9,388 correctly read digits (0.3 %) and of 45 of the
-# 176 misread ones (in 41 of them to the right digit); it changes both benchmark errors it was made for
-# (7 -> 1, 6 -> 0).
+# 6 profiles): the second view exists for about half the digits (they touch a line); it changes the reading of 28
+# of 9,388 correctly read digits (0.3 %) and of 45 of the 176 misread ones (in 41 of them to the right digit); it
+# changes both benchmark errors it was made for (7 -> 1, 6 -> 0).
 ALONG_HALF = 3
 ALONG_EXTRA = 0.8
 ALONG_RUN_PX = 8
