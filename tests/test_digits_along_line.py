@@ -77,7 +77,7 @@ def test_digits_clear_of_the_lines_have_no_second_view():
     blank[8:10, 8:48] = blank[62:64, 8:48] = 110            # a clean printed box: lines, no ink
     blank[8:64, 8:10] = blank[8:64, 46:48] = 110
     P = preprocess.prepare(np.stack([crops[0], crops[2], blank]))
-    assert P.alt_of.tolist() == [-1, -1, -1]
+    assert P.alt.tolist() == [False, False, False]
     assert len(P.alt_images) == 0
 
 

@@ -25,7 +25,7 @@ from papier.simulate.values import LATE_LINE_SHARE, near_outside
 
 # what a pool keeps of papier.digits.preprocess.Prepared to re-read its boxes at another temperature: every
 # per-crop measure, not the 28 x 28 images (nor the second views: their logits are kept, alt_logits)
-PREP_MEASURES = tuple(f.name for f in fields(Prepared) if f.name not in ("images", "alt_images", "alt_of"))
+PREP_MEASURES = tuple(f.name for f in fields(Prepared) if f.name not in ("images", "alt_images"))
 
 
 @dataclass

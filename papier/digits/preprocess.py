@@ -69,9 +69,8 @@ class Prepared:
     #                          the ink threshold leaves out (measured on boxes read blank only, else 0)
     flat: np.ndarray        # (B,) bool: a binarised capture (fax, scanner background removal): most of the crop is
     #                          exactly the paper's white, so pale ink may have been thresholded away before us
-    alt_of: np.ndarray      # (B,) index into alt_images of the box's second view (stroke along a line), else -1
-    alt_images: np.ndarray  # (n, 28, 28) the second views (step 5)
-    alt: np.ndarray         # (B,) bool: the box has a second view
+    alt: np.ndarray         # (B,) bool: the box has a second view (stroke along a line, step 5)
+    alt_images: np.ndarray  # (alt.sum(), 28, 28) the second views, in box order
     alt_logits: np.ndarray  # (B, 11) the network's logits for the second view (zeros without one; set by the reader)
 
 
@@ -247,22 +246,22 @@ def prepare(crops: np.ndarray) -> Prepared:
     inner_area = ((b0 - t0) * (r0 - l0)).astype(np.float32)
     ink_frac = np.bincount(bi[kept & in_box], minlength=B) / inner_area
     todo = np.flatnonzero(ink_px > BLANK_MAX_PX)
-    alt_of = np.full(B, -1, np.int64)
+    alt = np.zeros(B, bool)
     alt_images = np.zeros((0, 28, 28), np.float32)
     if len(todo):
         alt_box, alt_km, alt_D = _along_line_views(D, Dc, km, found, todo)
         if len(alt_box):
-            alt_of[alt_box] = np.arange(len(alt_box))
+            alt[alt_box] = True
             alt_images, _ = _images(alt_D, alt_km, np.arange(len(alt_box)))
     images, extent = _images(Dc, km, todo)
-    return Prepared(images, ink_px, ink_frac.astype(np.float32), extent, loose_px, faint_px, flat, alt_of, alt_images,
-                    alt_of >= 0, np.zeros((B, 11), np.float32))
+    return Prepared(images, ink_px, ink_frac.astype(np.float32), extent, loose_px, faint_px, flat, alt, alt_images,
+                    np.zeros((B, 11), np.float32))
 
 
 def _along_line_views(D: np.ndarray, Dc: np.ndarray, km: np.ndarray, found: dict[str, np.ndarray],
                       todo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Step 5 for the inked boxes `todo` of the batch (Dc and km before step 4): which of them have a second
-    view (indices into the batch), its kept-ink mask and its darkness."""
+    view (indices into the batch, ascending), its kept-ink mask and its darkness."""
     B, H, W = D.shape
     offs = np.arange(-ALONG_HALF, ALONG_HALF + 1)
     sides = []  # (horizontal, line rows/columns (n, 2 * HALF + 1), positions along it, runs (n, len(along)))

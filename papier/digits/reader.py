@@ -55,7 +55,7 @@ def box_logits(crops: Sequence[np.ndarray]) -> tuple[np.ndarray, "object"]:
         if len(P.alt_images):
             both = net.logits(np.concatenate([P.images[inked], P.alt_images]))
             logits[inked] = both[:len(inked)]
-            P.alt_logits[P.alt] = both[len(inked):][P.alt_of[P.alt]]
+            P.alt_logits[P.alt] = both[len(inked):]  # the second views are in box order
         else:
             logits[inked] = net.logits(P.images[inked])
     return logits, P
