@@ -2,9 +2,11 @@
 weights) or, as the reference and fallback, in pure numpy (im2col + matmul).
 
 Architecture (channels-last inside, weights stored in PyTorch layout; strided convolutions instead of pooling
-keep the im2col copies small, which is what costs time on a slow office PC):
+keep the im2col copies small, which is what costs time on a slow office PC): a chain of ReLU convolutions
+conv1..convN, each (kernel, stride, padding) as listed in the weights file's "arch" array, then
+    -flatten(C,H,W order)-> fc1 F relu -> fc2 11
+A weights file without "arch" is the fourth model's (LEGACY_ARCH):
     28x28x1 -conv5x5/2 pad2-> relu 14x14xC1 -conv3x3/2 pad1-> relu 7x7xC2 -conv3x3 valid-> relu 5x5xC3
-    -flatten(C,H,W order)-> fc F relu -> fc 11
 Outputs 11 logits: digits 0-9 and class 10 "not a digit" (struck-out digit, stray mark).
 """
 
@@ -25,6 +27,15 @@ N_CLASSES = 11
 # reader process); 64 is as fast per box
 FAST_BATCH = 64
 MARK = 10
+# (kernel, stride, padding) of each convolution of a weights file that does not say (the fourth model)
+LEGACY_ARCH = ((5, 2, 2), (3, 2, 1), (3, 1, 0))
+
+
+def output_side(arch, side: int = 28) -> int:
+    """Side of the last convolution's output for a `side` x `side` input."""
+    for k, stride, pad in arch:
+        side = (side + 2 * pad - k) // stride + 1
+    return side
 
 
 def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad: int, stride: int) -> np.ndarray:
@@ -46,14 +57,15 @@ def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad: int, stride: int) ->
 
 class DigitNet:
     def __init__(self, params: dict[str, np.ndarray]):
-        self.p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items()}
+        self.arch = tuple(tuple(int(v) for v in row) for row in params.get("arch", LEGACY_ARCH))
+        self.p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items() if k != "arch"}
         self.temperature = float(params.get("temperature", np.array(1.0)))
         # fc1 expects a (C, H, W) flatten (PyTorch); reorder its columns once for our (H, W, C) activations (the
         # original order is not kept: 3.3 MB less in every reader process)
         fc1_w = self.p.pop("fc1.weight")
-        C3 = self.p["conv3.weight"].shape[0]
-        F = fc1_w.shape[0]
-        self.fc1_hwc = fc1_w.reshape(F, C3, 5, 5).transpose(0, 2, 3, 1).reshape(F, -1).T.copy()
+        C = self.p[f"conv{len(self.arch)}.weight"].shape[0]
+        F, S = fc1_w.shape[0], output_side(self.arch)
+        self.fc1_hwc = fc1_w.reshape(F, C, S, S).transpose(0, 2, 3, 1).reshape(F, -1).T.copy()
         del fc1_w
         self.fast = None
 
@@ -90,9 +102,8 @@ class DigitNet:
         """The reference implementation (im2col + matmul)."""
         p = self.p
         x = np.asarray(x28, np.float32)[..., None]
-        x = _conv(x, p["conv1.weight"], p["conv1.bias"], 2, 2)
-        x = _conv(x, p["conv2.weight"], p["conv2.bias"], 1, 2)
-        x = _conv(x, p["conv3.weight"], p["conv3.bias"], 0, 1)
+        for i, (_, stride, pad) in enumerate(self.arch, 1):
+            x = _conv(x, p[f"conv{i}.weight"], p[f"conv{i}.bias"], pad, stride)
         x = x.reshape(len(x), -1) @ self.fc1_hwc + p["fc1.bias"]
         np.maximum(x, 0, out=x)
         return x @ p["fc2.weight"].T + p["fc2.bias"]
