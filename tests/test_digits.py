@@ -419,17 +419,26 @@ def test_targets_of_marks():
     assert BLANK == -1 and MARK == 10
 
 
-def test_numpy_cnn_matches_a_direct_convolution():
-    """The im2col network equals a plain loop-over-kernel convolution (PyTorch layout, cross-correlation)."""
-    from papier.digits.model import DigitNet
+@pytest.mark.parametrize("arch", [None, ((3, 1, 1), (3, 2, 1), (3, 2, 1), (3, 1, 0))],
+                         ids=["legacy (no arch in the file)", "4 convolutions"])
+def test_numpy_cnn_matches_a_direct_convolution(arch):
+    """The im2col network equals a plain loop-over-kernel convolution (PyTorch layout, cross-correlation), for
+    the fourth model's layers (a weights file without "arch") and for a chain given by "arch"."""
+    from papier.digits.model import LEGACY_ARCH, DigitNet, output_side
 
+    layers = arch or LEGACY_ARCH
     rng = np.random.default_rng(0)
-    shapes = {"conv1.weight": (4, 1, 5, 5), "conv2.weight": (6, 4, 3, 3), "conv3.weight": (8, 6, 3, 3),
-              "fc1.weight": (7, 8 * 25), "fc2.weight": (11, 7)}
+    shapes, cin = {}, 1
+    for i, (k, _, _) in enumerate(layers, 1):
+        shapes[f"conv{i}.weight"] = (cin + 3, cin, k, k)
+        cin += 3
+    shapes.update({"fc1.weight": (7, cin * output_side(layers) ** 2), "fc2.weight": (11, 7)})
     p = {}
     for k, sh in shapes.items():
         p[k] = rng.normal(0, 0.3, sh).astype(np.float32)
         p[k.replace("weight", "bias")] = rng.normal(0, 0.1, sh[0]).astype(np.float32)
+    if arch:
+        p["arch"] = np.array(arch, np.int32)
     x = rng.random((3, 28, 28)).astype(np.float32)
 
     def conv(a, w, b, pad, stride):  # a (B, C, H, W)
@@ -444,9 +453,9 @@ def test_numpy_cnn_matches_a_direct_convolution():
                 out += np.einsum("bchw,oc->bohw", patch, w[:, :, i, j])
         return np.maximum(out + b[None, :, None, None], 0)
 
-    a = conv(x[:, None], p["conv1.weight"], p["conv1.bias"], 2, 2)
-    a = conv(a, p["conv2.weight"], p["conv2.bias"], 1, 2)
-    a = conv(a, p["conv3.weight"], p["conv3.bias"], 0, 1)
+    a = x[:, None]
+    for i, (_, stride, pad) in enumerate(layers, 1):
+        a = conv(a, p[f"conv{i}.weight"], p[f"conv{i}.bias"], pad, stride)
     h = np.maximum(a.reshape(3, -1) @ p["fc1.weight"].T + p["fc1.bias"], 0)
     ref = h @ p["fc2.weight"].T + p["fc2.bias"]
     assert np.allclose(DigitNet(p).logits(x), ref, atol=1e-4)

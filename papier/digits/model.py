@@ -60,6 +60,9 @@ class DigitNet:
         self.arch = tuple(tuple(int(v) for v in row) for row in params.get("arch", LEGACY_ARCH))
         self.p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items() if k != "arch"}
         self.temperature = float(params.get("temperature", np.array(1.0)))
+        for i, (k, _, _) in enumerate(self.arch, 1):
+            if self.p[f"conv{i}.weight"].shape[2:] != (k, k):
+                raise ValueError(f"conv{i}: {k}x{k} kernel in 'arch', weights {self.p[f'conv{i}.weight'].shape}")
         # fc1 expects a (C, H, W) flatten (PyTorch); reorder its columns once for our (H, W, C) activations (the
         # original order is not kept: 3.3 MB less in every reader process)
         fc1_w = self.p.pop("fc1.weight")
