@@ -8,7 +8,9 @@ catalogue; `--no-manifest` leaves them out), and every entry is compared with th
 - silent error: a field accepted (status auto) whose value differs from what is on the paper, an entry with ink
   on the paper that was not found, or a phantom entry (ink found where the paper has none) with an accepted
   value; a deliberately ambiguous mark that is flagged is fine, accepted with another value is an error;
-- review rate of mark fields (choice/multi/checkbox with ink) and, separately, of digit fields;
+- review rate of mark fields (choice/multi/checkbox with ink) and, separately, of digit fields, with a table of
+  the digit fields accepted and right by what the form knows of them (check digit and list, crisis period,
+  nothing: `digit_kind`), which says where the reviews come from;
 - pages/s, time as a multiple of merely decoding the same images (same workers), worker/parent peak memory.
 `--big N` also measures a single N-page PDF (memory must stay flat): the PDF is simulated in this process, the
 ingest runs alone in a fresh Python process that reports its own peak RSS and its workers' (the figure is the
@@ -68,14 +70,19 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
         if t["expect"] == "identified" and got[1] not in (None, t["page_key"]):
             errors.append(f"wrong page key {t['source']}:{t['index']} {got[1]} != {t['page_key']}")
     rows = c.execute(
-        "SELECT p.source, p.idx, e.row, e.has_ink, f.name, f.type, f.value, f.status FROM fields f "
-        "JOIN entries e ON e.id = f.entry_id JOIN sheets s ON s.id = e.sheet_id JOIN pages p ON p.id = s.page_id").fetchall()
+        "SELECT p.source, p.idx, e.row, e.has_ink, f.name, f.type, f.value, f.status, s.form, s.form_version "
+        "FROM fields f JOIN entries e ON e.id = f.entry_id JOIN sheets s ON s.id = e.sheet_id "
+        "JOIN pages p ON p.id = s.page_id").fetchall()
     got_entries: dict[tuple[str, int, int], dict[str, tuple[str, Any, str]]] = {}
     inked: dict[tuple[str, int, int], int] = {}
-    for source, idx, row, has_ink, name, ftype, value, status in rows:
+    kinds: dict[tuple[tuple[str, int, int], str], str] = {}
+    for source, idx, row, has_ink, name, ftype, value, status, form, version in rows:
         k = (Path(source).name, idx, row)
         got_entries.setdefault(k, {})[name] = (ftype, json.loads(value), status)
         inked[k] = has_ink
+        if ftype == "digits":
+            kinds[k, name] = digit_kind(form, version, name)
+    by_kind: dict[str, Counter[str]] = {}
     for k, fields in got_entries.items():
         t = entries_t.get(k)
         if t is None:
@@ -106,6 +113,9 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
                 stats["digit_fields"] += 1
                 stats["digit_review"] += st == "review"
                 stats["digit_auto_ok"] += st == "auto" and _norm(ftype, v) == _norm(ftype, tv)
+                kc = by_kind.setdefault(kinds[k, name], Counter())
+                kc["fields"] += 1
+                kc["auto_ok"] += st == "auto" and _norm(ftype, v) == _norm(ftype, tv)
             stats["fields"] += written
             if st == "auto" and _norm(ftype, v) != _norm(ftype, tv):
                 stats["silent"] += 1
@@ -115,7 +125,35 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
                                                                                                "conflict")]
     stats["silent"] += len(missing)
     errors += [f"entry not stored {k}" for k in missing]
-    return {"stats": stats, "errors": errors}
+    return {"stats": stats, "errors": errors, "digit_kinds": {k: dict(v) for k, v in by_kind.items()}}
+
+
+# what the form knows about a digit field, which decides how it can be accepted (papier.digits.policy classes)
+KIND_ORDER = ("n° de famille (Luhn + liste)", "code-barres (EAN-13 + catalogue)", "date récente (période)",
+              "date (autre)", "heure", "montant", "n° de copie", "nombre sans contrôle")
+
+
+def digit_kind(form: str, version: int, name: str) -> str:
+    from papier.forms import builtin_form
+    from papier.layout import COPY_FIELD
+
+    if name == COPY_FIELD.name:
+        return "n° de copie"
+    f = builtin_form(form, version)
+    fd = next((x for x in f.fields + f.page_fields if x.name == name), None)
+    if fd is None:
+        return "nombre sans contrôle"
+    if fd.check == "luhn":
+        return KIND_ORDER[0]
+    if fd.check == "ean13":
+        return KIND_ORDER[1]
+    if (fd.semantic or "").startswith("date"):
+        return KIND_ORDER[2] if fd.recent else KIND_ORDER[3]
+    if (fd.semantic or "").startswith("time"):
+        return "heure"
+    if (fd.semantic or "").startswith("amount"):
+        return "montant"
+    return "nombre sans contrôle"
 
 
 def decode_only(files: list[str], workers: int) -> float:
@@ -206,6 +244,7 @@ def run_profile(kit_dir: Path, work: Path, profile: str, pages: int, workers: in
         "unidentified": rep.statuses["unidentified"], "pages_s": rep.pages_per_second,
         "x_decode": rep.seconds / dec if dec else 0.0, "worker_mb": rep.worker_maxrss_kb / 1024,
         "parent_mb": rep.parent_maxrss_kb / 1024, "errors": cmp["errors"][:20], "sim_s": sim_s,
+        "digit_kinds": cmp["digit_kinds"],
     }
 
 
@@ -339,6 +378,17 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"{r['profile']:<17}{r['digit_fields']:>8}{r['digit_auto_ok']:>9.1%}{r['digit_silent']:>8}"
                   f"{r['digit_review']:>8.1%}")
+        print()
+        print("digit fields accepted and right, by what the form knows (fields in parentheses):")
+        kh = f"{'kind':<34}" + "".join(f"{r['profile'][:12]:>13}" for r in results)
+        print(kh)
+        print("-" * len(kh))
+        for kind in KIND_ORDER:
+            cells = []
+            for r in results:
+                kc = r["digit_kinds"].get(kind)
+                cells.append(f"{kc['auto_ok'] / kc['fields']:>6.0%} ({kc['fields']:>4})" if kc else f"{'-':>13}")
+            print(f"{kind:<34}" + "".join(cells))
     for r in results:
         for e in r["errors"]:
             print(f"  [{r['profile']}] {e}")
