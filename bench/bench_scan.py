@@ -130,7 +130,8 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
 
 # what the form knows about a digit field, which decides how it can be accepted (papier.digits.policy classes)
 KIND_ORDER = ("n° de famille (Luhn + liste)", "code-barres (EAN-13 + catalogue)", "date récente (période)",
-              "date (autre)", "heure", "montant", "n° de copie", "nombre sans contrôle")
+              "date (autre)", "heure", "montant", "n° de copie", "nombre sans contrôle",
+              "toujours revu (formulaire)")
 
 
 def digit_kind(form: str, version: int, name: str) -> str:
@@ -143,6 +144,8 @@ def digit_kind(form: str, version: int, name: str) -> str:
     fd = next((x for x in f.fields + f.page_fields if x.name == name), None)
     if fd is None:
         return "nombre sans contrôle"
+    if fd.review_always:  # civil-status values a person reads again whatever the machine says
+        return KIND_ORDER[-1]
     if fd.check == "luhn":
         return KIND_ORDER[0]
     if fd.check == "ean13":

@@ -23,6 +23,7 @@ def test_every_builtin_digit_field_has_its_kind():
     assert kinds["pret", "code_barres"] == "code-barres (EAN-13 + catalogue)"
     assert kinds["paiement", "date"] == "date récente (période)"
     assert kinds["naissance", "mere_date_naissance"] == "date (autre)"
+    assert kinds["naissance", "date_naissance"] == kinds["deces", "date_deces"] == "toujours revu (formulaire)"
     assert kinds["main_courante", "heure"] == "heure"
     assert kinds["paiement", "montant"] == kinds["paiement", "total"] == "montant"
     assert kinds["pret", "carte"] == kinds["paiement", "cheque"] == "nombre sans contrôle"
