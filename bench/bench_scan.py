@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,11 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
             if ftype == "digits" and written:
                 stats["digit_fields"] += 1
                 stats["digit_review"] += st == "review"
-                stats["digit_auto_ok"] += st == "auto" and _norm(ftype, v) == _norm(ftype, tv)
+                auto_ok = st == "auto" and _norm(ftype, v) == _norm(ftype, tv)
+                stats["digit_auto_ok"] += auto_ok
                 kc = by_kind.setdefault(kinds[k, name], Counter())
                 kc["fields"] += 1
-                kc["auto_ok"] += st == "auto" and _norm(ftype, v) == _norm(ftype, tv)
+                kc["auto_ok"] += auto_ok
             stats["fields"] += written
             if st == "auto" and _norm(ftype, v) != _norm(ftype, tv):
                 stats["silent"] += 1
@@ -129,34 +131,36 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
 
 
 # what the form knows about a digit field, which decides how it can be accepted (papier.digits.policy classes)
-KIND_ORDER = ("n° de famille (Luhn + liste)", "code-barres (EAN-13 + catalogue)", "date récente (période)",
-              "date (autre)", "heure", "montant", "n° de copie", "nombre sans contrôle",
-              "toujours revu (formulaire)")
+FAMILY, BARCODE, RECENT_DATE, OTHER_DATE, TIME, AMOUNT, COPY, PLAIN, ALWAYS_REVIEWED = KIND_ORDER = (
+    "n° de famille (Luhn + liste)", "code-barres (EAN-13 + catalogue)", "date récente (période)", "date (autre)",
+    "heure", "montant", "n° de copie", "nombre sans contrôle", "toujours revu (formulaire)")
 
 
+@lru_cache(maxsize=None)  # one answer per field of a form version: compare asks for every digit field read
 def digit_kind(form: str, version: int, name: str) -> str:
     from papier.forms import builtin_form
     from papier.layout import COPY_FIELD
 
     if name == COPY_FIELD.name:
-        return "n° de copie"
+        return COPY
     f = builtin_form(form, version)
     fd = next((x for x in f.fields + f.page_fields if x.name == name), None)
     if fd is None:
-        return "nombre sans contrôle"
+        return PLAIN
+    semantic = fd.semantic or ""
     if fd.review_always:  # civil-status values a person reads again whatever the machine says
-        return KIND_ORDER[-1]
+        return ALWAYS_REVIEWED
     if fd.check == "luhn":
-        return KIND_ORDER[0]
+        return FAMILY
     if fd.check == "ean13":
-        return KIND_ORDER[1]
-    if (fd.semantic or "").startswith("date"):
-        return KIND_ORDER[2] if fd.recent else KIND_ORDER[3]
-    if (fd.semantic or "").startswith("time"):
-        return "heure"
-    if (fd.semantic or "").startswith("amount"):
-        return "montant"
-    return "nombre sans contrôle"
+        return BARCODE
+    if semantic.startswith("date"):
+        return RECENT_DATE if fd.recent else OTHER_DATE
+    if semantic.startswith("time"):
+        return TIME
+    if semantic.startswith("amount"):
+        return AMOUNT
+    return PLAIN
 
 
 def decode_only(files: list[str], workers: int) -> float:
