@@ -51,13 +51,10 @@ def box_logits(crops: Sequence[np.ndarray]) -> tuple[np.ndarray, "object"]:
     logits = np.zeros((len(arr), 11), np.float32)
     inked = np.flatnonzero(P.ink_px > BLANK_MAX_PX)
     if len(inked):
-        net = load_model()
-        if len(P.alt_images):
-            both = net.logits(np.concatenate([P.images[inked], P.alt_images]))
-            logits[inked] = both[:len(inked)]
-            P.alt_logits[P.alt] = both[len(inked):]  # the second views are in box order
-        else:
-            logits[inked] = net.logits(P.images[inked])
+        # one pass for the boxes and their second views (none, often), which come in box order
+        both = load_model().logits(np.concatenate([P.images[inked], P.alt_images]))
+        logits[inked] = both[:len(inked)]
+        P.alt_logits[P.alt] = both[len(inked):]
     return logits, P
 
 
