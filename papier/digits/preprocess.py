@@ -80,6 +80,16 @@ def _quantile(a: np.ndarray, q: float) -> np.ndarray:
     return np.partition(a, k, axis=-1)[..., k]
 
 
+def _mosaic(mask: np.ndarray) -> np.ndarray:
+    """(B, H, W) masks as one uint8 image, the crops stacked with an empty row and column after each, so that one
+    OpenCV call (connected components, dilation) works on the whole batch without joining neighbouring crops.
+    Shape (B * (H + 1), W + 1)."""
+    B, H, W = mask.shape
+    m = np.zeros((B, H + 1, W + 1), np.uint8)
+    m[:, :H, :W] = mask
+    return m.reshape(B * (H + 1), W + 1)
+
+
 def _bridge(Dc: np.ndarray, band: np.ndarray, axis: int) -> np.ndarray:
     """Restore ink across erased line bands: a band pixel takes the weaker of the two pixels just outside the
     band on either side when both are ink (a stroke crossing the printed line). band: (B, L) along `axis`."""
@@ -123,9 +133,7 @@ def _faint_strokes(faint: np.ndarray, t0, b0, l0, r0) -> np.ndarray:
     yy = np.arange(H)[None, :, None]
     xx = np.arange(W)[None, None, :]
     inner = (yy >= t0[:, None, None]) & (yy < b0[:, None, None]) & (xx >= l0[:, None, None]) & (xx < r0[:, None, None])
-    mosaic = np.zeros((B, H + 1, W + 1), np.uint8)
-    mosaic[:, :H, :W] = faint & inner
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mosaic.reshape(B * (H + 1), W + 1), connectivity=8,
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(_mosaic(faint & inner), connectivity=8,
                                                         ltype=cv2.CV_32S)
     big = stats[:, cv2.CC_STAT_AREA] >= FAINT_MIN_COMPONENT_PX
     big[0] = False
@@ -209,10 +217,9 @@ def prepare(crops: np.ndarray) -> Prepared:
     Dc = _bridge(Dc, col_band, 2)
     ink_mask = Dc > INK_THRESHOLD
 
-    # Connected components of all crops at once (a mosaic with empty separators).
-    mosaic = np.zeros((B, H + 1, W + 1), np.uint8)
-    mosaic[:, :H, :W] = ink_mask
-    n, lab = cv2.connectedComponents(mosaic.reshape(B * (H + 1), W + 1), connectivity=8, ltype=cv2.CV_32S)
+    # Connected components of all crops at once
+    mosaic = _mosaic(ink_mask)
+    n, lab = cv2.connectedComponents(mosaic, connectivity=8, ltype=cv2.CV_32S)
     t0 = found["top"] + _BAND + 1
     b0 = found["bot"] - _BAND
     l0 = found["left"] + _BAND + 1
@@ -303,14 +310,10 @@ def _along_line_views(D: np.ndarray, Dc: np.ndarray, km: np.ndarray, found: dict
             restore |= stretch[:, :, None] & across[:, None, :]
     Db = Dc[cand]
     np.maximum(Db, D[cand], out=Db, where=restore)
-    mosaic = np.zeros((k, H + 1, W + 1), np.uint8)
-    mosaic[:, :H, :W] = Db > INK_THRESHOLD
-    mosaic = mosaic.reshape(k * (H + 1), W + 1)
+    mosaic = _mosaic(Db > INK_THRESHOLD)
     nl, lab = cv2.connectedComponents(mosaic, connectivity=8, ltype=cv2.CV_32S)
     kmc = km[cand]
-    near = np.zeros((k, H + 1, W + 1), np.uint8)
-    near[:, :H, :W] = kmc
-    near = cv2.dilate(near.reshape(k * (H + 1), W + 1), np.ones((5, 5), np.uint8))
+    near = cv2.dilate(_mosaic(kmc), np.ones((5, 5), np.uint8))
     keep = np.zeros(nl, bool)
     keep[lab[(near > 0) & (mosaic > 0)]] = True
     keep &= np.bincount(lab.ravel(), minlength=nl) >= MIN_COMPONENT_PX
