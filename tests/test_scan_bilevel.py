@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from papier.simulate.degrade import BAYER4
+from papier.simulate.degrade import fax_bits
 from papier.simulate.io import PdfWriter
 from scan_ingest import marks as mk
 from scan_ingest import testing as T
@@ -23,13 +23,9 @@ RESOURCES = Path(__file__).parent / "resources"
 
 
 def _dither(img: np.ndarray) -> np.ndarray:
-    """The fax profile's bilevel conversion (papier.simulate.degrade._fax) without its random streaks: mid-greys
-    ordered-dithered, the rest thresholded; 100 dpi vertical detail."""
+    """The fax profile's bilevel conversion (papier.simulate.degrade.fax_bits) without its random streaks."""
     h, w = img.shape
-    half = cv2.resize(img, (w, h // 2), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    thr = np.tile(BAYER4, (half.shape[0] // 4 + 1, w // 4 + 1))[: half.shape[0], :w]
-    t = np.where(half < 0.42, 1.0, np.where(half > 0.82, 0.0, thr * 0.4 + 0.42))
-    return cv2.resize((half >= t).astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(fax_bits(img), (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 @pytest.fixture(scope="module")

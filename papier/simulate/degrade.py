@@ -90,15 +90,22 @@ def _speckle(img: np.ndarray, per_cm2: float, dpi: float, rng: np.random.Generat
 BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) + 0.5) / 16
 
 
-def _fax(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """200 x 100 dpi fax: halve the vertical resolution, dither mid-greys, threshold, stretch back to 200 x 200."""
+def fax_bits(img: np.ndarray) -> np.ndarray:
+    """A fax's bilevel image of `img` at half its vertical resolution (200 x 100 dpi from 200 dpi): mid-greys
+    ordered-dithered, the rest thresholded; uint8 0 / 255."""
     h, w = img.shape
     half = cv2.resize(img, (w, h // 2), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     # fax "text" mode keeps a band of thresholded tones; mid-greys get an ordered dither ("photo" mode)
     thr = np.tile(BAYER4, (half.shape[0] // 4 + 1, w // 4 + 1))[: half.shape[0], :w]
     lo, hi = 0.42, 0.82
     t = np.where(half < lo, 1.0, np.where(half > hi, 0.0, thr * (hi - lo) + lo))
-    bits = (half >= t).astype(np.uint8) * 255
+    return (half >= t).astype(np.uint8) * 255
+
+
+def _fax(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """200 x 100 dpi fax (fax_bits) with a few transmission streaks, stretched back to 200 x 200."""
+    h, w = img.shape
+    bits = fax_bits(img)
     # transmission errors: a few streaked lines
     for _ in range(int(rng.poisson(1.5))):
         y = int(rng.integers(0, bits.shape[0]))
