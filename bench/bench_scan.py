@@ -223,7 +223,9 @@ READ_DAY = dt.date(2026, 11, 23)
 
 
 def run_profile(kit_dir: Path, work: Path, profile: str, pages: int, workers: int, seed: int,
-                manifest: bool = True) -> dict[str, Any]:
+                manifest: bool = True, period: tuple[dt.date, dt.date] | None = None) -> dict[str, Any]:
+    """One profile: simulate, decode, ingest (with `period`, default: the default crisis period on READ_DAY), compare
+    with the truth."""
     from papier.simulate import simulate_batch
     from scan_ingest.pipeline import default_period, ingest
 
@@ -239,7 +241,7 @@ def run_profile(kit_dir: Path, work: Path, profile: str, pages: int, workers: in
     sim_s = time.perf_counter() - t0
     files = sorted(str(p) for p in (out / "scans").iterdir() if p.is_file() and p.name != "truth.jsonl")
     dec = decode_only(files, workers)
-    rep = ingest(files, db_path=db, workers=workers, period=default_period(READ_DAY))
+    rep = ingest(files, db_path=db, workers=workers, period=period or default_period(READ_DAY))
     cmp = compare(db, truth)
     s = cmp["stats"]
     return {
@@ -347,8 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-manifest", action="store_true",
                     help="do not scan the kit's manifest pages first (no roster, no catalogue)")
+    ap.add_argument("--periode", default=None, metavar="START:END",
+                    help="the crisis period the staff would give to papier scan ingest (ISO dates; default: none "
+                         "given, the default period of a reading on READ_DAY); the simulated crisis starts on "
+                         "2026-09-14")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    period = tuple(dt.date.fromisoformat(d) for d in args.periode.split(":")) if args.periode else None
     from papier.kit import build_kit
 
     with tempfile.TemporaryDirectory(prefix="bench_scan_") as tmp:
@@ -357,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         kit_dir = work / "kit"
         if not (kit_dir / "layout.json").exists():
             build_kit(kit_dir, pages_per_register=4, kit_id="BENCHKIT")
-        results = [run_profile(kit_dir, work, p, args.pages, args.workers, args.seed, not args.no_manifest)
+        results = [run_profile(kit_dir, work, p, args.pages, args.workers, args.seed, not args.no_manifest, period)
                    for p in args.profiles.split(",") if p]
         big = big_pdf(kit_dir, work, args.big, args.workers) if args.big else None
     if args.json:

@@ -58,6 +58,9 @@ def parse_date(value: str, semantic: str) -> _dt.date | None:
 DATE_FORMATS = {"date_ddmmyy": "%d%m%y", "date_ddmmyyyy": "%d%m%Y", "date_ddmm": "%d%m"}
 
 
+OUT_OF_PERIOD = "date hors de la période de la crise"  # review reason of a `recent` date read outside its period
+
+
 @lru_cache(maxsize=16)
 def dates_between(start: _dt.date, end: _dt.date, semantic: str) -> frozenset[str]:
     """Every date from start to end (inclusive) written as a digit field of this date semantic."""

@@ -153,8 +153,9 @@ def _parse_period(text: str) -> tuple["dt.date", "dt.date"]:
 @click.option("--keep-work", type=click.Path(file_okay=False), help="Écrire chaque page redressée avec ce qui a été détecté dessiné dessus.")
 @click.option("--workers", type=int, default=None, help="Processus de lecture (par défaut : nombre de cœurs).")
 @click.option("--periode", "period", metavar="AAAA-MM-JJ:AAAA-MM-JJ", default=None,
-              help="Période de la crise : une date écrite hors de cette période est montrée à un agent "
-                   "(par défaut : des deux dernières années à deux mois après aujourd'hui).")
+              help="Période de la crise : une date écrite hors de cette période est montrée à un agent. "
+                   "Gardée dans la base pour les lots suivants (par défaut : celle d'un lot précédent, sinon "
+                   "des deux dernières années à deux mois après aujourd'hui).")
 @_handle_errors
 def scan_ingest(inputs: tuple[str, ...], db_path: str, keep_work: str | None, workers: int | None,
                 period: str | None) -> None:

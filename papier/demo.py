@@ -105,6 +105,7 @@ def run_demo(out_dir: Path, console: Console | None = None, weeks: int = DEMO_WE
     _step(console, 2, f"{weeks} semaines de crise sur papier, puis le scan")
     scenario_path = None
     read_day: dt.date | None = None
+    crisis_start: dt.date | None = None
     if res.kit_dir is not None:
         try:
             from papier.simulate.outage import simulate_outage
@@ -117,6 +118,7 @@ def run_demo(out_dir: Path, console: Console | None = None, weeks: int = DEMO_WE
 
             sc = json.loads(scenario_path.read_text(encoding="utf-8"))
             read_day = dt.date.fromisoformat(sc["end"]) + dt.timedelta(days=7)
+            crisis_start = dt.date.fromisoformat(sc["start"])
             scans = sorted(p.name for p in res.scans_dir.iterdir() if p.suffix.lower() in (".pdf", ".tif", ".jpg",
                                                                                             ".png"))
             console.print(f"Du {sc['start']} au {sc['end']} : {len(sc['payments'])} lignes de paiement, "
@@ -135,13 +137,13 @@ def run_demo(out_dir: Path, console: Console | None = None, weeks: int = DEMO_WE
     db_path = out / "papier.db"
     if res.scans_dir is not None:
         try:
-            from scan_ingest.pipeline import default_period, ingest
+            from scan_ingest.pipeline import ingest
 
             inputs = sorted(str(p) for p in res.scans_dir.iterdir()
                             if p.suffix.lower() in (".pdf", ".tif", ".tiff", ".jpg", ".jpeg", ".png"))
-            # read a week after the outage ends, whatever the machine's clock says (the default crisis period
-            # counts from the reading day; the story's dates are fixed)
-            period = default_period(read_day) if read_day else None
+            # read a week after the outage ends, whatever the machine's clock says; the staff know when their
+            # crisis began, so the demo gives the period as they would (papier scan ingest --periode START:READ_DAY)
+            period = (crisis_start, read_day) if crisis_start and read_day else None
             report = _timed(res, "lecture", lambda: ingest(inputs, db_path=db_path, progress=True, workers=workers,
                                                            period=period))
             res.db_path = db_path

@@ -62,6 +62,9 @@ class FieldDef:
     value: str | None = None  # printed fields: a template with {serial}, {row}, {n}, {kit}
     review_always: bool = False  # e.g. amounts and civil-status values that want double entry
     recent: bool = False  # a date written during the crisis (read with the crisis period as a prior, see scan_ingest)
+    # a recent date set during the crisis for later (a loan's due date): its known set runs
+    # policy.PERIOD_AFTER_DAYS past the crisis period's end
+    due: bool = False
     # a date or time written in journal order down a table's lines (papier.digits.journal; see forms/README.md)
     ordered: bool = False
 
@@ -116,7 +119,7 @@ def _opt(d: dict[str, Any], key: str, typ: type | tuple[type, ...], src: str, fn
 
 _FIELD_KEYS = {"name", "type", "label", "options", "length", "groups", "separator", "semantic", "check", "known",
                "sum_of", "width", "height", "newline", "section", "hint", "value", "review_always", "recent",
-               "ordered"}
+               "ordered", "due"}
 
 
 def _parse_field(d: Any, src: str, index: int, where: str) -> FieldDef:
@@ -201,14 +204,18 @@ def _parse_field(d: Any, src: str, index: int, where: str) -> FieldDef:
         recent = _opt(d, "recent", bool, src, name, False)
         if recent and not (semantic or "").startswith("date_"):
             raise FormDefinitionError(src, "« recent » ne s'applique qu'à une date (semantic date_…)", name)
+        due = _opt(d, "due", bool, src, name, False)
+        if due and not recent:
+            raise FormDefinitionError(src, "« due » s'applique à une date « recent » (une échéance fixée pendant la "
+                                           "crise)", name)
         ordered = _opt(d, "ordered", bool, src, name, False)
         if ordered and not ((semantic or "").startswith("date_") or semantic == "time_hhmm"):
             raise FormDefinitionError(src, "« ordered » ne s'applique qu'à une date ou une heure", name)
         kw.update(length=total, groups=groups, separator=sep, semantic=semantic, check=check,
                   known=_opt(d, "known", str, src, name), sum_of=_opt(d, "sum_of", str, src, name), recent=recent,
-                  ordered=ordered)
+                  ordered=ordered, due=due)
     else:
-        for k in ("length", "groups", "semantic", "check", "known", "sum_of", "separator", "recent", "ordered"):
+        for k in ("length", "groups", "semantic", "check", "known", "sum_of", "separator", "recent", "ordered", "due"):
             if k in d:
                 raise FormDefinitionError(src, f"« {k} » n'a de sens que pour un champ digits", name)
     if ftype == "printed":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 
 import hashlib
+import json
 import multiprocessing as mp
 import os
 import resource
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from papier.checks import OUT_OF_PERIOD
 from papier.db import files_dir, jdump, now, open_db
 from scan_ingest.model import PageResult
 from scan_ingest.read import ReadContext, read_page
@@ -47,6 +49,8 @@ class IngestReport:
     parent_maxrss_kb: int = 0
     results: list[PageResult] = field(default_factory=list)  # kept only when ingest(keep_results=True)
     period: tuple[str, str] | None = None  # the crisis period the dates were read with (ISO)
+    period_source: str = "default"  # "given" (this run's --periode), "stored" (an earlier run's) or "default"
+    out_of_period: int = 0  # `recent` dates in review because they were read outside the period
 
     @property
     def pages_per_second(self) -> float:
@@ -71,8 +75,14 @@ class IngestReport:
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.conflicts]
         if self.period:
             a, b = (_dt.date.fromisoformat(d).strftime("%d/%m/%Y") for d in self.period)
-            lines.append(f"Dates de la crise attendues du {a} au {b} (autres dates à vérifier ; --periode pour "
-                         "la préciser).")
+            how = {"given": "période donnée, gardée pour les prochains lots",
+                   "stored": "période donnée lors d'un lot précédent ; --periode pour la changer",
+                   "default": "par défaut ; --periode pour la préciser"}[self.period_source]
+            lines.append(f"Dates de la crise attendues du {a} au {b} ({how}). Une date hors de cette période "
+                         "est montrée à un agent.")
+            if self.out_of_period:
+                lines.append(f"{self.out_of_period} date(s) lue(s) hors de cette période : si elles sont justes, "
+                             "la période est trop étroite.")
         if self.fields_review:
             lines.append(f"Vérifiez les valeurs signalées avec « papier review --db {self.db_path} ».")
         return "\n".join(lines)
@@ -284,6 +294,29 @@ def default_period(today: _dt.date | None = None) -> tuple[_dt.date, _dt.date]:
     return today - _dt.timedelta(days=PERIOD_BEFORE_DAYS), today + _dt.timedelta(days=PERIOD_AFTER_DAYS)
 
 
+PERIOD_SETTING = "ingest.periode"  # settings key: the crisis period last given to `papier scan ingest --periode`
+
+
+def crisis_period(db: Any, period: tuple[_dt.date, _dt.date] | None) -> tuple[tuple[str, str], str]:
+    """The crisis period a batch is read with (ISO dates) and where it comes from: `period` when given (then kept
+    in the database's settings, so that the next batches of the same crisis are read with it without retyping
+    it), else the one an earlier batch was given, else default_period()."""
+    if period is not None:
+        iso = (period[0].isoformat(), period[1].isoformat())
+        db.conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (PERIOD_SETTING, jdump(list(iso))))
+        return iso, "given"
+    row = db.execute("SELECT value FROM settings WHERE key = ?", [PERIOD_SETTING]).fetchone()
+    if row:
+        try:
+            a, b = json.loads(row[0])
+            return (_dt.date.fromisoformat(a).isoformat(), _dt.date.fromisoformat(b).isoformat()), "stored"
+        except (TypeError, ValueError):
+            pass  # an unreadable setting is ignored: the default period is the safe one
+    a, b = default_period()
+    return (a.isoformat(), b.isoformat()), "default"
+
+
 def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str | Path | None = None,
            workers: int | None = None, progress: bool = False, kits: set[str] | None = None,
            keep_results: bool = False, period: tuple[_dt.date, _dt.date] | None = None) -> IngestReport:
@@ -296,7 +329,7 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
     fdir = files_dir(db_path)
     fdir.mkdir(parents=True, exist_ok=True)
     report = IngestReport(db_path)
-    report.period = tuple(d.isoformat() for d in (period or default_period()))  # type: ignore[assignment]
+    report.period, report.period_source = crisis_period(db, period)
     run_id = int(db.execute("INSERT INTO runs (started, command, inputs, status) VALUES (?, ?, ?, ?)",
                             [now(), "scan ingest", jdump(list(inputs)), "running"]).lastrowid)
     forms, values = _custom_forms_and_values(db)
@@ -417,6 +450,7 @@ def _account(report: IngestReport, res: PageResult, status: str, reason: str | N
                 if f.status == "review":
                     report.fields_review += 1
                     report.review_by_type[f.type] += 1
+                    report.out_of_period += OUT_OF_PERIOD in (f.reason or "")
 
 
 def _progress(enabled: bool, total: int) -> tuple[Any, Any] | None:

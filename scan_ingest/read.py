@@ -298,10 +298,15 @@ def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any,
 
 def _known_of(d: FieldDef, ctx: ReadContext) -> frozenset[str] | None:
     """The known set a digit field is read with: the kit's list it names, or the crisis period for a `recent`
-    date (None: neither, or the list is not available)."""
+    date, PERIOD_AFTER_DAYS longer for a `due` one (a loan's due date lies after the day it is written; None:
+    neither, or the list is not available)."""
     if d.recent and ctx.period and d.semantic:
-        return dates_between(_dt.date.fromisoformat(ctx.period[0]), _dt.date.fromisoformat(ctx.period[1]),
-                             d.semantic)
+        end = _dt.date.fromisoformat(ctx.period[1])
+        if d.due:
+            from papier.digits.policy import PERIOD_AFTER_DAYS
+
+            end += _dt.timedelta(days=PERIOD_AFTER_DAYS)
+        return dates_between(_dt.date.fromisoformat(ctx.period[0]), end, d.semantic)
     return ctx.known_set(d.known)
 
 

@@ -79,6 +79,7 @@ BAD = [
     ('label = "Date"', 'label = "Date"\nwidth = 260', "date", "n'a de sens"),
     ('semantic = "date_ddmmyy"', 'length = 40', "date", "entre 1 et 16"),
     ('label = "Mode"', 'label = "Mode"\ncouleur = "rouge"', "mode", "inconnue"),
+    ('semantic = "date_ddmmyy"', 'semantic = "date_ddmmyy"\ndue = true', "date", "« due » s'applique"),
     ('format = "papier.form/1"', 'format = "papier.form/2"', None, "format"),
     ('version = 1', 'version = "un"', None, "version"),
     ('title = "Essai"', 'title = "Essai"\nentries_per_page = 40', None, "ne tiennent pas"),

@@ -8,11 +8,12 @@ import sqlite3
 
 from click.testing import CliRunner
 
+from papier.checks import OUT_OF_PERIOD as OUT
 from papier.cli import main
+from papier.forms import builtin_form
 from papier.simulate import simulate_batch
 from scan_ingest.pipeline import default_period, ingest
-
-OUT = "date hors de la période de la crise"
+from scan_ingest.read import ReadContext, _known_of
 
 
 def _date_reasons(db_path) -> list[tuple[str, str | None]]:
@@ -30,10 +31,13 @@ def test_dates_outside_the_period_go_to_review(small_kit, tmp_path):
     pdfs = sorted(str(p) for p in (tmp_path / "scans").iterdir() if p.suffix == ".pdf")
     days = [json.loads(line) for line in truth.read_text(encoding="utf-8").splitlines()]
     assert any(t.get("form") == "paiement" for t in days)
-    ingest(pdfs, db_path=tmp_path / "a.db", workers=1, period=(dt.date(2031, 1, 1), dt.date(2031, 12, 31)))
+    rep = ingest(pdfs, db_path=tmp_path / "a.db", workers=1, period=(dt.date(2031, 1, 1), dt.date(2031, 12, 31)))
     outside = _date_reasons(tmp_path / "a.db")
     assert outside and all(st == "review" for st, _ in outside)
     assert sum(r == OUT for _, r in outside) >= len(outside) // 2  # others: a doubtful box, said first
+    # the summary counts them (every form's recent dates, the payments' among them) and says what it may mean
+    assert rep.out_of_period >= sum(r == OUT for _, r in outside)
+    assert f"{rep.out_of_period} date(s) lue(s) hors de cette période" in rep.summary()
     ingest(pdfs, db_path=tmp_path / "b.db", workers=1)  # default period: around today
     inside = _date_reasons(tmp_path / "b.db")
     assert len(inside) == len(outside) and not any(r == OUT for _, r in inside)
@@ -58,3 +62,35 @@ def test_the_summary_says_which_period_was_used(tmp_path):
     rep = ingest([str(empty)], db_path=tmp_path / "p.db", workers=1,
                  period=(dt.date(2026, 9, 14), dt.date(2026, 11, 30)))
     assert "Dates de la crise attendues du 14/09/2026 au 30/11/2026" in rep.summary()
+
+
+def test_the_period_given_once_is_kept_for_the_next_batches(tmp_path):
+    empty = tmp_path / "vide"
+    empty.mkdir()
+    db = tmp_path / "p.db"
+    first = ingest([str(empty)], db_path=db, workers=1)
+    assert first.period_source == "default" and "par défaut" in first.summary()
+    given = ingest([str(empty)], db_path=db, workers=1, period=(dt.date(2026, 9, 14), dt.date(2026, 11, 30)))
+    assert given.period_source == "given" and "gardée pour les prochains lots" in given.summary()
+    later = ingest([str(empty)], db_path=db, workers=1)  # the next day's batch, --periode not retyped
+    assert later.period == ("2026-09-14", "2026-11-30") and later.period_source == "stored"
+    assert "lot précédent" in later.summary() and "du 14/09/2026 au 30/11/2026" in later.summary()
+    changed = ingest([str(empty)], db_path=db, workers=1, period=(dt.date(2026, 9, 1), dt.date(2026, 12, 15)))
+    assert changed.period == ("2026-09-01", "2026-12-15")
+    assert ingest([str(empty)], db_path=db, workers=1).period == ("2026-09-01", "2026-12-15")
+    assert ingest([str(empty)], db_path=tmp_path / "other.db", workers=1).period_source == "default"
+
+
+def test_a_due_date_may_lie_after_the_period():
+    """A loan's due date (`due`) is set during the crisis for later: its known set runs PERIOD_AFTER_DAYS past the
+    period, the loan date's does not."""
+    from papier.digits.policy import PERIOD_AFTER_DAYS
+
+    form = builtin_form("pret")
+    ctx = ReadContext(files_dir="/nonexistent", rel_prefix="x", period=("2026-09-14", "2026-10-31"))
+    loan, due = _known_of(form.field("date"), ctx), _known_of(form.field("retour_prevu"), ctx)
+    assert form.field("retour_prevu").due and not form.field("date").due
+    assert "311026" in loan and "011126" not in loan and "130926" not in loan
+    last = dt.date(2026, 10, 31) + dt.timedelta(days=PERIOD_AFTER_DAYS)
+    assert "011126" in due and last.strftime("%d%m%y") in due
+    assert (last + dt.timedelta(days=1)).strftime("%d%m%y") not in due and "130926" not in due

@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from papier.checks import value_problem
+from papier.checks import OUT_OF_PERIOD, value_problem
 from papier.digits import policy
 from papier.digits.reader import BoxReading
 
@@ -263,7 +263,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         confidence = 0.0
     else:
         if known is not None and best not in known:
-            problems.append("date hors de la période de la crise" if (semantic or "").startswith("date_")
+            problems.append(OUT_OF_PERIOD if (semantic or "").startswith("date_")
                             else "numéro absent de la liste imprimée")
         if expected_sum is not None and int(best) != expected_sum:
             problems.append("total différent de la somme des lignes")
