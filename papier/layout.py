@@ -141,7 +141,8 @@ class FieldGeom:
                               for o in self.options]
         elif d.type == "digits":
             out["boxes"] = [b.to_json() for b in self.boxes]
-            for key in ("semantic", "check", "known", "sum_of"):
+            # what the reader knows of the value (CONTRACTS.md; the booleans are extra keys, present when true)
+            for key in ("semantic", "check", "known", "sum_of", "recent", "due", "ordered"):
                 if getattr(d, key):
                     out[key] = getattr(d, key)
         elif self.box is not None:

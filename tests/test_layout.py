@@ -91,3 +91,16 @@ def test_payment_control_total_sums_amounts():
     printed = layout.printed_values("ABCDEFGH", 2)
     n = len(layout.line_entries)
     assert printed[1]["quittance"] == f"{n + 1:05d}"  # receipt numbers continue across pages
+
+
+def test_the_layout_export_says_what_the_reader_knows_of_a_date():
+    """layout.json carries the reading hints of the form definition: a loan's date is written during the crisis and
+    in journal order, its due date during the crisis for later, a parent's birth date neither."""
+    loan = page_json(layout_form(builtin_form("pret")), "K-x-001", 3, "P1/X", "ABCDEFGH", 1, 10)
+    f = {x["name"]: x for x in loan["entries"][0]["fields"]}
+    assert f["date"].get("recent") is True and f["date"].get("ordered") is True and "due" not in f["date"]
+    assert f["retour_prevu"].get("recent") is True and f["retour_prevu"].get("due") is True
+    assert "ordered" not in f["retour_prevu"]
+    birth = page_json(layout_form(builtin_form("naissance")), "K-x-001", 3, "P1/X", "ABCDEFGH", 1, 10)
+    g = {x["name"]: x for e in birth["entries"] for x in e["fields"]}
+    assert g["date_declaration"].get("recent") is True and "recent" not in g["mere_date_naissance"]
