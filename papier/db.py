@@ -163,3 +163,10 @@ def jdump(v: Any) -> str:
 
 def jload(s: str | None) -> Any:
     return None if s is None else json.loads(s)
+
+
+def put_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
+    """Store `value` (JSON) under `key` in the settings table, replacing any earlier one; inside the caller's
+    transaction when there is one."""
+    db.conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, jdump(value)))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from papier.checks import OUT_OF_PERIOD
-from papier.db import files_dir, jdump, now, open_db
+from papier.db import files_dir, jdump, now, open_db, put_setting
 from scan_ingest.model import PageResult
 from scan_ingest.read import ReadContext, read_page
 from scan_ingest.sources import FileProblem, PageLoadError, PageRef, close_cached_pdf, expand_inputs, list_pages
@@ -303,8 +303,7 @@ def crisis_period(db: Any, period: tuple[_dt.date, _dt.date] | None) -> tuple[tu
     it), else the one an earlier batch was given, else default_period()."""
     if period is not None:
         iso = (period[0].isoformat(), period[1].isoformat())
-        db.conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (PERIOD_SETTING, jdump(list(iso))))
+        put_setting(db, PERIOD_SETTING, list(iso))
         return iso, "given"
     row = db.execute("SELECT value FROM settings WHERE key = ?", [PERIOD_SETTING]).fetchone()
     if row:

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator
 import sqlite_utils
 
 from papier.checks import value_problem
-from papier.db import jdump, jload, now
+from papier.db import jdump, jload, now, put_setting
 
 # --- queue groups -------------------------------------------------------------------------------------------------
 
@@ -284,8 +284,7 @@ def set_setting(db: sqlite_utils.Database, key: str, value: Any, reviewer: str =
     old = get_settings(db).get(key)
     db.conn.execute("BEGIN IMMEDIATE")
     try:
-        db.conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (f"review.{key}", jdump(value)))
+        put_setting(db, f"review.{key}", value)
         db.conn.execute(
             "INSERT INTO reviews(field_id, page_id, reviewer, at, action, old_value, new_value, old_status, "
             "new_status, note) VALUES (NULL, NULL, ?, ?, 'setting', ?, ?, NULL, NULL, ?)",
