@@ -241,8 +241,8 @@ def _digit_crops(aligned: np.ndarray, boxes: tuple[Rect, ...], margin_mm: float)
     h, w = aligned.shape
     out = []
     for b in boxes:
-        ch, cw = int(round((b.h + 2 * margin_mm) * K)), int(round((b.w + 2 * margin_mm) * K))
-        y0, x0 = int(round((b.y - margin_mm) * K)), int(round((b.x - margin_mm) * K))
+        ch, cw = _px(b.h + 2 * margin_mm), _px(b.w + 2 * margin_mm)
+        y0, x0 = _px(b.y - margin_mm), _px(b.x - margin_mm)
         if y0 >= 0 and x0 >= 0 and y0 + ch <= h and x0 + cw <= w:
             crop = aligned[y0:y0 + ch, x0:x0 + cw].view()
             crop.flags.writeable = False
