@@ -110,18 +110,20 @@ def kit() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Dossier de sortie (kit.pdf et layout.json).")
 @click.option("--roster", type=click.Path(dir_okay=False), help="Liste des familles en CSV (par défaut : exemple intégré).")
 @click.option("--catalog", type=click.Path(dir_okay=False), help="Catalogue de la médiathèque en CSV (par défaut : exemple intégré).")
+@click.option("--readers", type=click.Path(dir_okay=False),
+              help="Lecteurs de la médiathèque en CSV : nom;prenom;numero_carte (par défaut : exemple intégré).")
 @click.option("--kit", "recipe", type=click.Path(dir_okay=False), help="Recette du kit en TOML (par défaut : print_kits/commune.toml).")
 @click.option("--pages-per-register", type=click.IntRange(1, 500), default=None,
               help="Nombre de pages de chaque registre (remplace la recette).")
 @click.option("--commune", default=None, help="Nom de la commune imprimé sur la couverture.")
 @_handle_errors
-def kit_build(out_dir: str, roster: str | None, catalog: str | None, recipe: str | None,
+def kit_build(out_dir: str, roster: str | None, catalog: str | None, readers: str | None, recipe: str | None,
               pages_per_register: int | None, commune: str | None) -> None:
     """Fabriquer DIR/kit.pdf et DIR/layout.json."""
     from papier.kit import build_kit
 
     result = build_kit(Path(out_dir), roster=roster, catalog=catalog, recipe=recipe,
-                       pages_per_register=pages_per_register, commune=commune)
+                       pages_per_register=pages_per_register, commune=commune, readers=readers)
     click.echo(result.summary())
 
 

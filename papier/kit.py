@@ -2,7 +2,7 @@
 
 Order of the kit: cover, how to use it, first-hours checklist, crisis directory, filling instructions, the
 registers (pages drawn by papier.render.draw_register_page), the family roster, the library catalogue, the
-manifest. Texts come from print_kits/ (a recipe names its texts file); nothing French is hard-coded here
+library's readers, the manifest. Texts come from print_kits/ (a recipe names its texts file); nothing French is hard-coded here
 beyond short labels.
 
 Nothing partial is left behind: everything is written to a temporary folder beside DIR, then moved in.
@@ -55,7 +55,10 @@ class Recipe:
 
 
 ALL_SECTIONS = ("couverture", "mode_emploi", "premieres_heures", "annuaire", "consignes", "registres",
-                "familles", "catalogue", "manifeste")
+                "familles", "catalogue", "lecteurs", "manifeste")
+
+# sections added after the first kits: a commune's own texts file may not have them yet
+_SECTIONS_SINCE = ("lecteurs",)
 
 _RECIPE_KEYS = {"format", "name", "title", "commune", "texts", "registers", "sections"}
 
@@ -148,6 +151,10 @@ def load_recipe(recipe: str | None = None) -> Recipe:
     if not isinstance(sections, list) or any(s not in ALL_SECTIONS for s in sections):
         raise KitRecipeError(f"{source}: « sections » : liste parmi {', '.join(ALL_SECTIONS)}")
     texts = _load_texts(str(d.get("texts", "textes.toml")), base, source)
+    for sec in _SECTIONS_SINCE:
+        if sec in sections and sec not in texts:
+            # a texts file written before this section existed: the packaged wording of that section
+            texts[sec] = _load_texts("textes.toml", None, source)[sec]
     return Recipe(name=str(d.get("name", "kit")), title=str(d.get("title", "Kit de secours papier")),
                   commune=str(d.get("commune", "")), registers=registers, texts=texts, source=source,
                   sections=tuple(sections))
@@ -196,7 +203,7 @@ def _check_kit_id(kit_id: str) -> str:
 
 def build_kit(out_dir: Path, *, roster: str | None = None, catalog: str | None = None, recipe: str | None = None,
               pages_per_register: int | None = None, commune: str | None = None,
-              kit_id: str | None = None) -> KitResult:
+              kit_id: str | None = None, readers: str | None = None) -> KitResult:
     """Build the emergency kit into `out_dir` (kit.pdf, layout.json). See the module docstring."""
     import time
 
@@ -212,6 +219,8 @@ def build_kit(out_dir: Path, *, roster: str | None = None, catalog: str | None =
     kid = _check_kit_id(kit_id) if kit_id is not None else new_kit_id()
     families = load_roster(roster)
     documents = load_catalog(catalog)
+    lecteurs = load_readers(readers)
+    _check_known_lengths(rec, {"lecteurs": (lecteurs, "numero_carte", readers or "lecteurs (exemple intégré)")})
     created = _dt.datetime.now().astimezone().replace(microsecond=0)
 
     parent = out_dir.resolve().parent
@@ -221,7 +230,7 @@ def build_kit(out_dir: Path, *, roster: str | None = None, catalog: str | None =
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)
     try:
-        result = _write_kit(tmp, out_dir, rec, kid, families, documents, created)
+        result = _write_kit(tmp, out_dir, rec, kid, families, documents, lecteurs, created)
         _move_into(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -297,7 +306,7 @@ def _move_into(tmp: Path, out_dir: Path) -> None:
 
 
 def _write_kit(tmp: Path, out_dir: Path, rec: Recipe, kid: str, families: list[dict[str, str]],
-               documents: list[dict[str, str]], created: _dt.datetime) -> KitResult:
+               documents: list[dict[str, str]], readers: list[dict[str, str]], created: _dt.datetime) -> KitResult:
     from papier import kit_pages as kitpages
     from papier.manifest import manifest_bytes
 
@@ -307,10 +316,11 @@ def _write_kit(tmp: Path, out_dir: Path, rec: Recipe, kid: str, families: list[d
     c.setAuthor("papier")
     c.setSubject("Diffusion restreinte — contient des données personnelles")
     known_values = {"familles": [f["numero_famille"] for f in families],
-                    "documents": [d["code_barres"] for d in documents]}
+                    "documents": [d["code_barres"] for d in documents],
+                    "lecteurs": sorted(r["numero_carte"] for r in readers)}
     manifest = manifest_bytes(kid, created.isoformat(), [r.form for r in rec.registers], known_values)
     ctx = kitpages.KitContext(canvas=c, recipe=rec, kit_id=kid, created=created, families=families,
-                              documents=documents, manifest=manifest)
+                              documents=documents, manifest=manifest, readers=readers)
     ctx.toc = _table_of_contents(ctx, rec)
     pages: list[dict[str, Any]] = []
     registers: list[tuple[str, str, int, int]] = []
@@ -367,7 +377,11 @@ def _write_kit(tmp: Path, out_dir: Path, rec: Recipe, kid: str, families: list[d
 
 ROSTER_COLUMNS = ("nom", "prenom", "numero_famille")
 CATALOG_COLUMNS = ("code_barres", "cote", "titre", "support")
-_ALIASES = {"prenoms": "prenom", "n_famille": "numero_famille", "no_famille": "numero_famille",
+READER_COLUMNS = ("nom", "prenom", "numero_carte")
+_ALIASES = {"carte": "numero_carte", "n_carte": "numero_carte", "no_carte": "numero_carte",
+            "num_carte": "numero_carte", "numero_de_carte": "numero_carte", "n_de_carte": "numero_carte",
+            "cardnumber": "numero_carte", "carte_lecteur": "numero_carte",
+            "prenoms": "prenom", "n_famille": "numero_famille", "no_famille": "numero_famille",
             "num_famille": "numero_famille", "famille": "numero_famille", "numero_de_famille": "numero_famille",
             "n_de_famille": "numero_famille", "no_de_famille": "numero_famille",
             "codebarres": "code_barres", "code_barre": "code_barres", "ean": "code_barres", "ean13": "code_barres"}
@@ -474,15 +488,57 @@ def load_roster(path: str | Path | None) -> list[dict[str, str]]:
     return sort_roster(fams)
 
 
-def sort_roster(fams: list[dict[str, str]]) -> list[dict[str, str]]:
+def sort_roster(fams: list[dict[str, str]], number: str = "numero_famille") -> list[dict[str, str]]:
+    """People sorted by name (accents and case ignored), then first name, then their `number` column."""
     import unicodedata
 
     def key(f: dict[str, str]) -> tuple[str, str, str]:
         def fold(s: str) -> str:
             return unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii").casefold()
-        return fold(f["nom"]), fold(f["prenom"]), f["numero_famille"]
+        return fold(f["nom"]), fold(f["prenom"]), f[number]
 
     return sorted(fams, key=key)
+
+
+def load_readers(path: str | Path | None) -> list[dict[str, str]]:
+    """The library's readers (sample when `path` is None), sorted alphabetically; validated (card numbers made of
+    digits, unique). Their length is checked against the registers' boxes by build_kit (_check_known_lengths)."""
+    from papier.sample_data import sample_readers
+
+    if path is None:
+        return sample_readers()
+    src = str(path)
+    seen: dict[str, int] = {}
+    out = []
+    for lineno, r in read_csv_table(path, READER_COLUMNS):
+        num = r["numero_carte"].replace(" ", "")
+        if not r["nom"]:
+            raise InputDataError(f"{src}: ligne {lineno}: nom vide")
+        if not num.isdigit():
+            raise InputDataError(f"{src}: ligne {lineno}: n° de carte « {r['numero_carte']} » : des chiffres "
+                                 "seulement (le registre des prêts n'a que des cases de chiffres)")
+        if num in seen:
+            raise InputDataError(f"{src}: ligne {lineno}: n° de carte {num} en double (déjà ligne {seen[num]})")
+        seen[num] = lineno
+        out.append({"nom": r["nom"], "prenom": r["prenom"], "numero_carte": num})
+    return sort_roster(out, "numero_carte")
+
+
+def _check_known_lengths(rec: Recipe, lists: dict[str, tuple[list[dict[str, str]], str, str]]) -> None:
+    """Every number of a list the kit's registers read as a `known` set fits their boxes exactly: a shorter
+    one (a spreadsheet dropped its leading zeros) could never be matched."""
+    for spec in rec.registers:
+        for fd in spec.form.fields + spec.form.page_fields:
+            if fd.known not in lists or fd.type != "digits":
+                continue
+            rows, col, src = lists[fd.known]
+            n = sum(fd.groups)
+            for r in rows:
+                if len(r[col]) != n:
+                    hint = " ; si le tableur a supprimé des zéros de tête, mettre la colonne au format Texte" \
+                        if len(r[col]) < n else ""
+                    raise InputDataError(f"{src}: {r['nom']} {r['prenom']} : n° de carte {r[col]} : {n} chiffres "
+                                         f"attendus (les cases du registre « {spec.form.title} »){hint}")
 
 
 def load_catalog(path: str | Path | None) -> list[dict[str, str]]:

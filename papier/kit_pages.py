@@ -40,6 +40,7 @@ SECTION_TITLES = {
     "registres": "Registres",
     "familles": "Liste des familles",
     "catalogue": "Catalogue de la médiathèque",
+    "lecteurs": "Lecteurs de la médiathèque",
     "manifeste": "Manifeste du kit",
 }
 
@@ -55,6 +56,7 @@ class KitContext:
     manifest: bytes
     manifest_pages: list[dict[str, Any]] = field(default_factory=list)
     toc: list[tuple[str, int, int]] = field(default_factory=list)  # (title, first page, last page)
+    readers: list[dict[str, str]] = field(default_factory=list)  # the library's readers, sorted by name
 
     @property
     def date_fr(self) -> str:
@@ -627,6 +629,7 @@ def _roster_rows(ctx: KitContext) -> list[list[str]]:
 
 # (width mm, font, size, align); two columns of rows per page, 6 mm apart: widths add up to at most 84 mm.
 ROSTER_COLS = [(36.0, FONT_BOLD, 8.5, "l"), (30.0, FONT, 8.5, "l"), (18.0, "Courier-Bold", 9.5, "l")]
+READER_COLS = [(33.0, FONT_BOLD, 8.5, "l"), (28.0, FONT, 8.5, "l"), (23.0, "Courier-Bold", 9.5, "l")]
 CATALOG_COLS = [(35.0, FONT, 7.0, "l"), (17.0, FONT, 7.0, "l"), (9.5, FONT, 6.5, "l"), (22.5, "Courier-Bold", 7.2, "l")]
 
 
@@ -646,6 +649,11 @@ def _familles(ctx: KitContext) -> None:
 
 def _catalogue(ctx: KitContext) -> None:
     _table_pages(ctx, "catalogue", _catalog_rows(ctx), CATALOG_COLS, CATALOG_ROW, 2)
+
+
+def _lecteurs(ctx: KitContext) -> None:
+    rows = [[r["nom"], r["prenom"], r["numero_carte"]] for r in ctx.readers]
+    _table_pages(ctx, "lecteurs", rows, READER_COLS, ROSTER_ROW, 2)
 
 
 # --- manifest ----------------------------------------------------------------------------------------------------------
@@ -719,6 +727,7 @@ _DRAW = {
     "consignes": _consignes,
     "familles": _familles,
     "catalogue": _catalogue,
+    "lecteurs": _lecteurs,
     "manifeste": _manifeste,
 }
 
@@ -737,6 +746,8 @@ def section_page_count(ctx: KitContext, section: str) -> int:
         return len(_paginate(len(ctx.families), ROSTER_ROW, 2))
     if section == "catalogue":
         return len(_paginate(len(ctx.documents), CATALOG_ROW, 2))
+    if section == "lecteurs":
+        return len(_paginate(len(ctx.readers), ROSTER_ROW, 2))
     if section == "manifeste":
         return len(_manifest_layout(len(manifest_payloads(ctx.kit_id, ctx.manifest))))
     scratch = Canvas(io.BytesIO(), pagesize=A4)

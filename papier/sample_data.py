@@ -1,4 +1,5 @@
-"""Built-in synthetic reference data: a family roster and a library catalogue (deterministic from a seed).
+"""Built-in synthetic reference data: a family roster, a library catalogue and the library's readers
+(deterministic from a seed).
 
 Used when ``papier kit build`` gets no ``--roster`` / ``--catalog``, by the demo (as the "restored backup"),
 and by tests. Nothing here is real: names are drawn from common French first names and surnames.
@@ -8,6 +9,10 @@ and by tests. Nothing here is real: names are drawn from common French first nam
 - ``sample_catalog()``: a few thousand documents, dicts ``{"code_barres", "cote", "titre", "support"}``; the
   barcode is a valid EAN-13 (978/979 for books and comics, 977 for magazines, French 3xx prefixes for CDs,
   DVDs and games).
+- ``sample_readers()``: 1,200 library readers, dicts ``{"nom", "prenom", "numero_carte"}``, sorted by name; the
+  card number is 10 digits, the library's prefix ``20431`` then a sequence number: cards are handed out in order,
+  so the readers still active hold 1,200 of the first 5,000 numbers (a dense set: a misread last digit is often
+  another reader's card, which is what the reader's known-set rule must survive).
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from papier.checks import ean13_check_digit, luhn_check_digit
 DEFAULT_SEED = 2020
 N_FAMILIES = 700
 N_DOCUMENTS = 3000
+N_READERS = 1200
+READER_CARD_PREFIX = "20431"   # 5 digits, then a 5-digit sequence number: 10 digits, the loan register's boxes
+READER_CARDS_ISSUED = 5000     # card numbers handed out so far (sequence 1..5000); active readers are a subset
 
 SURNAMES = (
     "Martin Bernard Thomas Petit Robert Richard Durand Dubois Moreau Laurent Simon Michel Lefebvre Leroy Roux "
@@ -198,8 +206,24 @@ def sample_catalog(seed: int = DEFAULT_SEED, n: int = N_DOCUMENTS) -> list[dict[
     return [{"code_barres": a, "cote": b, "titre": c, "support": d} for a, b, c, d in _catalog(seed, n)]
 
 
+@lru_cache(maxsize=4)
+def _readers(seed: int, n: int) -> tuple[tuple[str, str, str], ...]:
+    rng = random.Random(seed + 2)
+    names = _surnames()
+    seqs = rng.sample(range(1, READER_CARDS_ISSUED + 1), n)
+    out = [(rng.choice(names).upper(), rng.choice(FIRST_NAMES), f"{READER_CARD_PREFIX}{q:05d}") for q in seqs]
+    out.sort(key=lambda t: (_fold(t[0]), _fold(t[1]), t[2]))
+    return tuple(out)
+
+
+def sample_readers(seed: int = DEFAULT_SEED, n: int = N_READERS) -> list[dict[str, str]]:
+    """`n` synthetic library readers, sorted by name: ``{"nom", "prenom", "numero_carte"}`` (10 digits)."""
+    return [{"nom": a, "prenom": b, "numero_carte": c} for a, b, c in _readers(seed, n)]
+
+
 ROSTER_COLUMNS = ("nom", "prenom", "numero_famille")
 CATALOG_COLUMNS = ("code_barres", "cote", "titre", "support")
+READER_COLUMNS = ("nom", "prenom", "numero_carte")
 
 
 def to_csv(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
@@ -212,12 +236,14 @@ def to_csv(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
     return buf.getvalue()
 
 
-def write_sample_csvs(folder: str | Path, seed: int = DEFAULT_SEED) -> tuple[Path, Path]:
-    """Write familles.csv and catalogue.csv (UTF-8, `;`) into `folder`; returns both paths."""
+def write_sample_csvs(folder: str | Path, seed: int = DEFAULT_SEED) -> tuple[Path, Path, Path]:
+    """Write familles.csv, catalogue.csv and lecteurs.csv (UTF-8, `;`) into `folder`; returns the three paths."""
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     roster = d / "familles.csv"
     catalog = d / "catalogue.csv"
+    readers = d / "lecteurs.csv"
     roster.write_text(to_csv(sample_roster(seed), ROSTER_COLUMNS), encoding="utf-8")
     catalog.write_text(to_csv(sample_catalog(seed), CATALOG_COLUMNS), encoding="utf-8")
-    return roster, catalog
+    readers.write_text(to_csv(sample_readers(seed), READER_COLUMNS), encoding="utf-8")
+    return roster, catalog, readers

@@ -1,4 +1,4 @@
-"""Roster and catalogue CSVs: accepted variants, and every documented error (CLI exit 1, message naming the file
+"""Roster, catalogue and readers CSVs: accepted variants, and every documented error (CLI exit 1, message naming the file
 and the line, no partial kit)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from papier.cli import main
-from papier.kit import load_catalog, load_roster
+from papier.kit import load_catalog, load_readers, load_roster
 
 ROSTER = "nom;prenom;numero_famille\nDUPONT;Jean;10025\nÉTIENNE;Zoé;10033\nMARTIN;Anne;10041\n"
 CATALOG = "code_barres;cote;titre;support\n9782070360024;R CAM;L'Étranger;livre\n3259130176926;CD 1.1 BEA;Abbey Road;cd\n"
@@ -92,15 +92,49 @@ def test_bad_catalog_cli(tmp_path, text, line, words):
 def test_kit_build_cli_with_csvs(tmp_path):
     from papier.sample_data import write_sample_csvs
 
-    roster, catalog = write_sample_csvs(tmp_path / "data")
+    roster, catalog, readers = write_sample_csvs(tmp_path / "data")
     r = CliRunner().invoke(main, ["kit", "build", "--out", str(tmp_path / "kit"), "--roster", str(roster),
-                                  "--catalog", str(catalog), "--pages-per-register", "1", "--commune", "Essai"])
+                                  "--catalog", str(catalog), "--readers", str(readers), "--pages-per-register", "1",
+                                  "--commune", "Essai"])
     assert r.exit_code == 0, r.output
     assert "kit.pdf" in r.output and (tmp_path / "kit" / "kit.pdf").is_file()
     import json
 
     lay = json.loads((tmp_path / "kit" / "layout.json").read_text(encoding="utf-8"))
-    from papier.sample_data import sample_catalog, sample_roster
+    from papier.sample_data import sample_catalog, sample_readers, sample_roster
 
     assert sorted(lay["known_values"]["familles"]) == sorted(f["numero_famille"] for f in sample_roster())
     assert lay["known_values"]["documents"] == [d["code_barres"] for d in sample_catalog()]
+    assert lay["known_values"]["lecteurs"] == sorted(r["numero_carte"] for r in sample_readers())
+
+
+READERS = "Nom;Prénom;N° de carte\nDUPONT;Jean;2043100012\nÉTIENNE;Zoé;2043 100 007\nADAM;Léa;0043100001\n"
+
+
+def test_readers_ok(tmp_path):
+    p = tmp_path / "lecteurs.csv"
+    p.write_text(READERS, encoding="utf-8")
+    readers = load_readers(p)
+    assert readers == [{"nom": "ADAM", "prenom": "Léa", "numero_carte": "0043100001"},
+                       {"nom": "DUPONT", "prenom": "Jean", "numero_carte": "2043100012"},
+                       {"nom": "ÉTIENNE", "prenom": "Zoé", "numero_carte": "2043100007"}]
+
+
+@pytest.mark.parametrize("text,words", [
+    (READERS + "DURAND;Paul;2043100012\n", "ligne 5: n° de carte 2043100012 en double (déjà ligne 2)"),
+    (READERS + "DURAND;Paul;20431-0013\n", "ligne 5: n° de carte « 20431-0013 » : des chiffres seulement"),
+    (READERS + ";Paul;2043100013\n", "ligne 5: nom vide"),
+    # a spreadsheet that read the column as numbers dropped the leading zero: 9 digits for 10 boxes
+    ("nom;prenom;numero_carte\nADAM;Léa;43100001\n", "10 chiffres attendus"),
+    ("nom;prenom;numero_carte\nADAM;Léa;204310000123\n", "10 chiffres attendus"),
+    ("nom;prenom\nADAM;Léa\n", "colonne(s) manquante(s) : numero_carte"),
+])
+def test_bad_readers_cli(tmp_path, text, words):
+    p = tmp_path / "lecteurs.csv"
+    p.write_text(text, encoding="utf-8")
+    out = tmp_path / "kit"
+    r = CliRunner().invoke(main, ["kit", "build", "--out", str(out), "--readers", str(p), "--pages-per-register", "1"])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output
+    assert str(p) in r.output and words in r.output
+    assert not out.exists()

@@ -66,7 +66,7 @@ def _scenario_payments(scenario: dict[str, Any]) -> list[dict[str, Any]]:
 
 def sample_restored(scenario: dict[str, Any] | None = None, start: _dt.date = DEFAULT_START,
                     weeks: int = DEFAULT_WEEKS) -> RestoredData:
-    from papier.sample_data import sample_catalog, sample_roster
+    from papier.sample_data import sample_catalog, sample_readers, sample_roster
 
     if scenario:
         start = _dt.date.fromisoformat(str(scenario.get("start") or start)[:10])
@@ -109,10 +109,11 @@ def sample_restored(scenario: dict[str, Any] | None = None, start: _dt.date = DE
 
     # library loans out at the backup, and a few already returned
     catalog = sample_catalog()
+    readers = sample_readers()
     docs = rng.sample(catalog, 160)
     for i, d in enumerate(docs):
         issued = backup - _dt.timedelta(days=rng.randrange(1, 40))
-        card = "2" + f"{rng.randrange(10**9):09d}"
+        card = rng.choice(readers)["numero_carte"]
         returned = (issued + _dt.timedelta(days=rng.randrange(1, 21))) if i % 4 == 0 else None
         if returned and returned > backup:
             returned = None

@@ -26,7 +26,8 @@ class MiniKit:
     layout: dict[str, Any]
 
 
-def sample_known_values(seed: int = 7, n_families: int = 60, n_documents: int = 80) -> dict[str, list[str]]:
+def sample_known_values(seed: int = 7, n_families: int = 60, n_documents: int = 80,
+                        n_readers: int = 100) -> dict[str, list[str]]:
     r = random.Random(seed)
     fams: set[str] = set()
     while len(fams) < n_families:
@@ -36,7 +37,9 @@ def sample_known_values(seed: int = 7, n_families: int = 60, n_documents: int = 
     while len(docs) < n_documents:
         p = "978" + "".join(str(r.randint(0, 9)) for _ in range(9))
         docs.add(p + ean13_check_digit(p))
-    return {"familles": sorted(fams), "documents": sorted(docs)}
+    # readers' cards: a prefix and a sequence number, like the kit's sample readers (papier.sample_data)
+    cards = sorted(f"20431{q:05d}" for q in r.sample(range(1, 400), n_readers))
+    return {"familles": sorted(fams), "documents": sorted(docs), "lecteurs": cards}
 
 
 def build_mini_kit(out_dir: str | Path, *, pages_per_register: int = 2, kit_id: str | None = None,

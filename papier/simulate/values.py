@@ -164,18 +164,18 @@ OUTSIDE_KNOWN_SHARE = 0.03
 LATE_LINE_SHARE = 0.03
 
 
-def near_outside(known: Any, check: str, rng: np.random.Generator) -> str:
+def near_outside(known: Any, check: str | None, rng: np.random.Generator) -> str:
     """A valid number absent from `known` but one digit away from one of its values (check digit recomputed:
-    `check` is "luhn" or "ean13")."""
+    `check` is "luhn" or "ean13"; None: a number without a check digit, e.g. a reader's card, any digit changed)."""
     vals = sorted(known)
     pool = set(vals)
     while True:
         v = vals[int(rng.integers(len(vals)))]
-        body = list(v[:-1])
+        body = list(v if check is None else v[:-1])
         i = int(rng.integers(len(body)))
         body[i] = str((int(body[i]) + int(rng.integers(1, 10))) % 10)
         b = "".join(body)
-        c = b + (luhn_check_digit(b) if check == "luhn" else ean13_check_digit(b))
+        c = b if check is None else b + (luhn_check_digit(b) if check == "luhn" else ean13_check_digit(b))
         if c not in pool:
             return c
 
@@ -187,6 +187,15 @@ def _doc(rng: np.random.Generator, docs: list[str]) -> dict[str, str]:
         return info
     return {"code_barres": code, "cote": "R " + _pick(rng, SURNAMES)[:3], "titre": "Le petit prince",
             "support": "livre"}
+
+
+def reader_card(rng: np.random.Generator, readers: list[str]) -> str | None:
+    """A loan's card number: a reader of the printed list, or (OUTSIDE_KNOWN_SHARE) a card one digit away from
+    one of them (a reader registered after the kit was printed: cards are numbered in sequence, so a new card is
+    a near neighbour of printed ones). None without a list (loan_values then draws a random card number)."""
+    if not readers:
+        return None
+    return near_outside(readers, None, rng) if rng.random() < OUTSIDE_KNOWN_SHARE else _pick(rng, readers)
 
 
 def loan_values(rng: np.random.Generator, docs: list[str], day: dt.date, *, returned: dt.date | None = None,
@@ -380,6 +389,7 @@ def make_values(page: dict[str, Any], known_values: dict[str, list[str]], rng: n
     day: dt.date = scenario.get("day") or DEFAULT_START + dt.timedelta(days=int(rng.integers(0, 40)))
     fams = list(known_values.get("familles") or []) or ["10009"]
     docs = list(known_values.get("documents") or []) or ["9782070612758"]
+    readers = list(known_values.get("lecteurs") or [])  # card numbers of the readers' list printed in the kit
     entries = [e for e in page["entries"] if e["kind"] != "page"]
     page_entry = next((e for e in page["entries"] if e["kind"] == "page"), None)
     out: dict[int, dict[str, Any]] = {}
@@ -408,7 +418,7 @@ def make_values(page: dict[str, Any], known_values: dict[str, list[str]], rng: n
             elif form == "pret":
                 ret = when + dt.timedelta(days=int(rng.integers(3, 25))) if rng.random() < 0.3 else None
                 doc = _doc(rng, [near_outside(docs, "ean13", rng)]) if outside else None
-                v = loan_values(rng, docs, when, returned=ret, doc=doc)
+                v = loan_values(rng, docs, when, returned=ret, doc=doc, card=reader_card(rng, readers))
             elif form == "retour":
                 code = near_outside(docs, "ean13", rng) if outside else _pick(rng, docs)
                 v = {"date": fmt_date(when, "date_ddmmyy"), "code_barres": code,
