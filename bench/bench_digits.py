@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from papier.digits import heldout_indices, load_handwriting, read_boxes  # noqa: E402
 from papier.digits.evaluate import (FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,  # noqa: E402
-                                    render_pool, roster, simulate_fields, simulate_journals)
+                                    readers, render_pool, roster, simulate_fields, simulate_journals)
 from papier.digits.policy import (AUTO_ACCEPT_CONFIDENCE, AUTO_ACCEPT_CONFIDENCE_KNOWN,  # noqa: E402
                                   AUTO_ACCEPT_CONFIDENCE_UNCHECKED)
 from papier.digits.render import PROFILES  # noqa: E402
@@ -63,7 +63,7 @@ def run(fields_per_kind: int = 200, journal_pages: int = 250) -> dict:
     images, labels = load_handwriting()
     idx = heldout_indices()
     rng = np.random.default_rng(SEED)
-    known, documents = roster(rng), catalogue(rng)
+    known, documents, cards = roster(rng), catalogue(rng), readers(rng)
     res: dict = {"threshold": {"checked": AUTO_ACCEPT_CONFIDENCE, "known": AUTO_ACCEPT_CONFIDENCE_KNOWN,
                                "unchecked": AUTO_ACCEPT_CONFIDENCE_UNCHECKED},
                  "profiles": {}}
@@ -74,7 +74,8 @@ def run(fields_per_kind: int = 200, journal_pages: int = 250) -> dict:
         outs = []
         per_kind = {}
         for kind in FIELD_KINDS:
-            o = simulate_fields(pool, kind, fields_per_kind, rng, None, known=known_for(kind, known, documents))
+            o = simulate_fields(pool, kind, fields_per_kind, rng, None,
+                                known=known_for(kind, known, documents, cards))
             per_kind[kind] = field_stats(o)
             outs += o
         total += outs

@@ -12,7 +12,7 @@ import numpy as np
 
 from papier.digits import data as D
 from papier.digits.evaluate import (FIELD_KINDS, box_stats, catalogue, field_stats, known_for, read_pool,
-                                    render_pool, roster, simulate_fields, threshold_class)
+                                    readers, render_pool, roster, simulate_fields, threshold_class)
 from papier.digits.model import MODEL_FILE, load_model, softmax
 from papier.digits.policy import AUTO_ACCEPT_FLOOR, recorded_threshold
 from papier.digits.render import BLANK, PROFILES
@@ -79,12 +79,12 @@ def run() -> dict:
 
     # 2. field threshold on calibration fields
     rng = np.random.default_rng(CAL_SEED)
-    known, documents = roster(rng), catalogue(rng)
+    known, documents, cards = roster(rng), catalogue(rng), readers(rng)
     outcomes = []
     for prof, pool in cal.items():
         for kind in FIELD_KINDS:
             outcomes += simulate_fields(pool, kind, CAL_FIELDS_PER_KIND, rng, threshold=0.0,
-                                        known=known_for(kind, known, documents))
+                                        known=known_for(kind, known, documents, cards))
     thresholds = {}
     for cls in ("checked", "known", "unchecked"):
         kinds = tuple(k for k in FIELD_KINDS if threshold_class(k) == cls)
@@ -172,14 +172,15 @@ def heldout_report(thresholds: dict[str, float], temperature: float | None = Non
                    copies: int = HELDOUT_COPIES) -> dict:
     test = _pools(D.heldout_indices(), TEST_SEED, copies, temperature)
     rng = np.random.default_rng(TEST_SEED)
-    known, documents = roster(rng), catalogue(rng)
+    known, documents, cards = roster(rng), catalogue(rng), readers(rng)
     out = {}
     for prof, pool in test.items():
         res = {"boxes": box_stats(pool)}
         allf = []
         for kind in FIELD_KINDS:
             thr = thresholds[threshold_class(kind)]
-            o = simulate_fields(pool, kind, fields_per_kind, rng, thr, known=known_for(kind, known, documents))
+            o = simulate_fields(pool, kind, fields_per_kind, rng, thr,
+                                known=known_for(kind, known, documents, cards))
             res[kind] = field_stats(o)
             allf += o
         res["all_fields"] = field_stats(allf)

@@ -114,13 +114,14 @@ def box_stats(pool: Pool) -> dict:
 
 # --- fields ------------------------------------------------------------------------------------------------------
 
-FIELD_KINDS = ("famille_luhn5", "montant6", "date_ddmmyy", "date_recente", "heure", "ean13")
+FIELD_KINDS = ("famille_luhn5", "montant6", "date_ddmmyy", "date_recente", "heure", "ean13", "carte_lecteur")
 
 
 def threshold_class(kind: str) -> str:
     """The policy's threshold class of this kind of field, from its check digit and whether the pipeline reads
     it with a known set (known_for)."""
-    return policy.threshold_class(FIELD_SPECS[kind][1], known_for(kind, frozenset(), frozenset()) is not None)
+    return policy.threshold_class(FIELD_SPECS[kind][1],
+                                  known_for(kind, frozenset(), frozenset(), frozenset()) is not None)
 
 
 # "date_recente": a date written during the crisis (a `recent` field), read with the pipeline's default crisis
@@ -139,13 +140,17 @@ def crisis_period() -> frozenset[str]:
                          READING_DAY + dt.timedelta(days=PERIOD_AFTER_DAYS), "date_ddmmyy")
 
 
-def known_for(kind: str, families: frozenset[str], documents: frozenset[str] | None = None) -> frozenset[str] | None:
+def known_for(kind: str, families: frozenset[str], documents: frozenset[str] | None = None,
+              cards: frozenset[str] | None = None) -> frozenset[str] | None:
     """What the pipeline passes as `known` for this kind of field: the roster printed in the kit for family
-    numbers, its catalogue for barcodes (the `pret` and `retour` forms), the crisis period for recent dates."""
+    numbers, its catalogue for barcodes (the `pret` and `retour` forms), its readers' list for card numbers (`pret`
+    v2), the crisis period for recent dates."""
     if kind == "famille_luhn5":
         return families
     if kind == "ean13":
         return documents
+    if kind == "carte_lecteur":
+        return cards
     return crisis_period() if kind == "date_recente" else None
 
 
@@ -156,6 +161,7 @@ FIELD_SPECS = {  # kind: (semantic, check)
     "heure": ("time_hhmm", None),
     "ean13": (None, "ean13"),
     "date_recente": ("date_ddmmyy", None),
+    "carte_lecteur": (None, None),
 }
 
 
@@ -177,6 +183,13 @@ def catalogue(rng: np.random.Generator, n: int = 3000) -> frozenset[str]:
     return frozenset(out)
 
 
+def readers(rng: np.random.Generator, n: int = 1200, issued: int = 5000) -> frozenset[str]:
+    """The card numbers of a library's n readers, like the kit's sample (papier.sample_data.sample_readers): a
+    prefix and a sequence number, n of the first `issued` cards (a dense set: one misread digit of the sequence
+    often lands on another reader's card)."""
+    return frozenset(f"20431{q:05d}" for q in rng.choice(np.arange(1, issued + 1), n, replace=False))
+
+
 # fields with a known set whose written value is outside it: a new family or book one digit away from a printed one
 # (papier.simulate.values.near_outside: the hardest case for the known set), a date of the wrong year
 OUTSIDE_KNOWN_SHARE = 0.03
@@ -187,7 +200,7 @@ def _in_order(known: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(known))
 
 
-def _known_value(known: frozenset[str], outside: bool, check: str, rng: np.random.Generator) -> str:
+def _known_value(known: frozenset[str], outside: bool, check: str | None, rng: np.random.Generator) -> str:
     """A value of the known set, or (outside) a valid one one slip away from it."""
     return near_outside(known, check, rng) if outside else _in_order(known)[rng.integers(len(known))]
 
@@ -222,6 +235,9 @@ def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | Non
         return v, v
     if kind == "heure":
         v = f"{rng.integers(0, 24):02d}{rng.integers(0, 60):02d}"
+        return v, v
+    if kind == "carte_lecteur":
+        v = _known_value(known, outside, None, rng) if known else f"20431{rng.integers(1, 10**5):05d}"
         return v, v
     if kind == "ean13":
         if known:
