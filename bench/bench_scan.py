@@ -131,9 +131,10 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
 
 
 # what the form knows about a digit field, which decides how it can be accepted (papier.digits.policy classes)
-FAMILY, BARCODE, RECENT_DATE, OTHER_DATE, TIME, AMOUNT, COPY, PLAIN, ALWAYS_REVIEWED = KIND_ORDER = (
-    "n° de famille (Luhn + liste)", "code-barres (EAN-13 + catalogue)", "date récente (période)", "date (autre)",
-    "heure", "montant", "n° de copie", "nombre sans contrôle", "toujours revu (formulaire)")
+FAMILY, BARCODE, LISTED, RECENT_DATE, OTHER_DATE, TIME, AMOUNT, COPY, PLAIN, ALWAYS_REVIEWED = KIND_ORDER = (
+    "n° de famille (Luhn + liste)", "code-barres (EAN-13 + catalogue)", "n° de carte (liste des lecteurs)",
+    "date récente (période)", "date (autre)", "heure", "montant", "n° de copie", "nombre sans contrôle",
+    "toujours revu (formulaire)")
 
 
 @lru_cache(maxsize=None)  # one answer per field of a form version: compare asks for every digit field read
@@ -160,7 +161,7 @@ def digit_kind(form: str, version: int, name: str) -> str:
         return TIME
     if semantic.startswith("amount"):
         return AMOUNT
-    return PLAIN
+    return LISTED if fd.known else PLAIN
 
 
 def decode_only(files: list[str], workers: int) -> float:

@@ -26,5 +26,7 @@ def test_every_builtin_digit_field_has_its_kind():
     assert kinds["naissance", "date_naissance"] == kinds["deces", "date_deces"] == "toujours revu (formulaire)"
     assert kinds["main_courante", "heure"] == "heure"
     assert kinds["paiement", "montant"] == kinds["paiement", "total"] == "montant"
-    assert kinds["pret", "carte"] == kinds["paiement", "cheque"] == "nombre sans contrôle"
+    assert kinds["paiement", "cheque"] == "nombre sans contrôle"
+    assert bench_scan.digit_kind("pret", 1, "carte") == "nombre sans contrôle"
+    assert bench_scan.digit_kind("pret", 2, "carte") == kinds["pret", "carte"] == "n° de carte (liste des lecteurs)"
     assert bench_scan.digit_kind("pret", 1, "copie") == "n° de copie"

@@ -127,6 +127,7 @@ def test_manifest_qr_codes_decode_and_round_trip(small_kit, renders, dpi):
     man = parse_manifest_payloads(texts)
     assert man.kit_id == small_kit.kit_id
     assert man.known_values == small_kit.layout["known_values"]
+    assert len(man.known_values["lecteurs"]) == 1200  # the readers' cards: the loan register's `known` set
     assert {(f["name"], f["version"]) for f in man.forms} == \
         {(f["name"], f["version"]) for f in small_kit.layout["forms"]}
     assert man.custom_forms == {}
