@@ -488,7 +488,7 @@ def _journal_order(layout: PageLayout, entries: list[EntryResult], api: Any, raw
         if g.type != "digits" or not d.ordered:
             continue
         known = _known_of(d, ctx)
-        threshold = api.field_threshold(d.check, known, bool(d.known) and known is None)
+        threshold = api.field_threshold(d.check, known, bool(d.known) and known is None, d.semantic)
         results = [raw.get(id(en.fields[fi])) for en in lines]
         for k, (en, verdict) in enumerate(zip(lines, judge(prefix, results, d.semantic, threshold))):
             fr = en.fields[fi]

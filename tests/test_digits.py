@@ -306,6 +306,27 @@ def test_a_reading_the_check_digit_corrected_is_held_to_the_threshold_without_it
     assert policy.corrected_threshold(None, True) == policy.AUTO_ACCEPT_CONFIDENCE_UNCHECKED
 
 
+def test_a_card_number_read_against_the_readers_list_keeps_the_unchecked_threshold():
+    """A list without a check digit (readers' cards: dense sequence numbers) picks between readings and flags a
+    number off it, but accepts only at the unchecked threshold; a date's crisis period keeps the known-set one."""
+    from papier.digits import policy
+
+    cards = frozenset(f"20431{q:05d}" for q in range(1, 5001, 4))
+    assert policy.threshold_class(None, True, None) == "unchecked"
+    assert policy.threshold_class(None, True, "date_ddmmyy") == "known"
+    # the last box hesitates between 9 and 5: 2043100049 and 2043100045 are both on the list
+    rs = [_sure(int(c)) for c in "204310004"] + [_two(9, 5, 0.9993)]
+    r = read_digit_field(rs, semantic=None, check=None, known=cards)
+    assert r.value == "2043100049" and r.threshold == policy.AUTO_ACCEPT_CONFIDENCE_UNCHECKED
+    assert policy.AUTO_ACCEPT_CONFIDENCE_KNOWN <= r.confidence < policy.AUTO_ACCEPT_CONFIDENCE_UNCHECKED
+    assert (r.status, r.reason) == ("review", "lecture incertaine")  # the known-set class would have accepted it
+    # a clear card of the list is accepted; one off the list goes to review whatever the boxes say
+    assert read_digit_field([_sure(int(c)) for c in "2043100049"], semantic=None, check=None,
+                            known=cards).status == "auto"
+    off = read_digit_field([_sure(int(c)) for c in "2043100048"], semantic=None, check=None, known=cards)
+    assert off.status == "review" and off.value == "2043100048" and "liste" in off.reason
+
+
 def test_number_absent_from_the_roster_goes_to_review():
     v = "4321" + luhn_check_digit("4321")
     r = read_digit_field(_field(v), semantic=None, check="luhn", known=frozenset({"12344"}))

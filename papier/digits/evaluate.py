@@ -120,8 +120,8 @@ FIELD_KINDS = ("famille_luhn5", "montant6", "date_ddmmyy", "date_recente", "heur
 def threshold_class(kind: str) -> str:
     """The policy's threshold class of this kind of field, from its check digit and whether the pipeline reads
     it with a known set (known_for)."""
-    return policy.threshold_class(FIELD_SPECS[kind][1],
-                                  known_for(kind, frozenset(), frozenset(), frozenset()) is not None)
+    semantic, check = FIELD_SPECS[kind]
+    return policy.threshold_class(check, known_for(kind, frozenset(), frozenset(), frozenset()) is not None, semantic)
 
 
 # "date_recente": a date written during the crisis (a `recent` field), read with the pipeline's default crisis
@@ -331,7 +331,7 @@ def simulate_journals(pool: Pool, pages: int, rng: np.random.Generator) -> dict[
     "late": [...]} (the last: the order's outcomes of the lines written late)."""
     draw = BoxDrawer(pool, rng)
     known = crisis_period()
-    threshold = policy.auto_accept_threshold(None, True)
+    threshold = policy.auto_accept_threshold(None, True, "date_ddmmyy")
     out: dict[str, list[FieldOutcome]] = {"alone": [], "order": [], "late": []}
     for _ in range(pages):
         values, late = journal_dates(rng)

@@ -168,15 +168,16 @@ def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, ch
     catalogue); without it, two compensating misreads pass an EAN-13 check (a fax read 9782613989262 as
     4782613984262 at 0.9964), so the field gets the strictest threshold, that of fields with no check at all."""
     return decide(readings, semantic=semantic, check=check, known=known, expected_sum=expected_sum,
-                  threshold=field_threshold(check, known, known_missing))
+                  threshold=field_threshold(check, known, known_missing, semantic))
 
 
-def field_threshold(check: str | None, known: frozenset[str] | None, known_missing: bool = False) -> float:
+def field_threshold(check: str | None, known: frozenset[str] | None, known_missing: bool = False,
+                    semantic: str | None = None) -> float:
     """The auto-accept threshold of a field read with this check and known set (read_digit_field's
     `known_missing`: the strictest one)."""
     if known_missing and known is None:
         return policy.AUTO_ACCEPT_CONFIDENCE_UNCHECKED
-    return policy.auto_accept_threshold(check, known is not None)
+    return policy.auto_accept_threshold(check, known is not None, semantic)
 
 
 def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
@@ -184,7 +185,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
            threshold: float | None = None) -> DigitFieldResult:
     """read_digit_field with an explicit threshold (None: the policy's for this kind of field)."""
     if threshold is None:
-        threshold = policy.auto_accept_threshold(check, known is not None)
+        threshold = policy.auto_accept_threshold(check, known is not None, semantic)
     states = [r.state for r in readings]
     if not readings or all(s == "blank" for s in states):
         return DigitFieldResult(None, "auto", 1.0, [], None, True)
