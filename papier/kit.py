@@ -466,26 +466,38 @@ def load_roster(path: str | Path | None) -> list[dict[str, str]]:
 
     if path is None:
         return sample_roster()
-    src = str(path)
-    seen: dict[str, int] = {}
-    fams = []
-    for lineno, r in read_csv_table(path, ROSTER_COLUMNS):
-        num = r["numero_famille"].replace(" ", "")
-        if not r["nom"]:
-            raise InputDataError(f"{src}: ligne {lineno}: nom vide")
+
+    def check(where: str, written: str, num: str) -> None:
         if not (num.isdigit() and len(num) == 5):
             hint = " ; si le tableur a supprimé un zéro de tête, mettre la colonne au format Texte" \
                 if num.isdigit() and len(num) < 5 else ""
-            raise InputDataError(f"{src}: ligne {lineno}: n° de famille « {r['numero_famille']} » : 5 chiffres "
+            raise InputDataError(f"{where}: n° de famille « {written} » : 5 chiffres "
                                  f"attendus (4 chiffres + clé de contrôle Luhn){hint}")
         if not luhn_valid(num):
-            raise InputDataError(f"{src}: ligne {lineno}: n° de famille {num} : clé de contrôle fausse "
+            raise InputDataError(f"{where}: n° de famille {num} : clé de contrôle fausse "
                                  f"(avec la bonne clé : {num[:4]}{luhn_check_digit(num[:4])})")
+
+    return _load_people(path, ROSTER_COLUMNS, "numero_famille", "n° de famille", check)
+
+
+def _load_people(path: str | Path, columns: tuple[str, ...], col: str, label: str,
+                 check: Any) -> list[dict[str, str]]:
+    """Rows of a list of people (roster, readers) with a number each: name required, `check(where, written,
+    number)` raises on an invalid number, numbers unique; sorted by name."""
+    src = str(path)
+    seen: dict[str, int] = {}
+    out = []
+    for lineno, r in read_csv_table(path, columns):
+        num = r[col].replace(" ", "")
+        where = f"{src}: ligne {lineno}"
+        if not r["nom"]:
+            raise InputDataError(f"{where}: nom vide")
+        check(where, r[col], num)
         if num in seen:
-            raise InputDataError(f"{src}: ligne {lineno}: n° de famille {num} en double (déjà ligne {seen[num]})")
+            raise InputDataError(f"{where}: {label} {num} en double (déjà ligne {seen[num]})")
         seen[num] = lineno
-        fams.append({"nom": r["nom"], "prenom": r["prenom"], "numero_famille": num})
-    return sort_roster(fams)
+        out.append({"nom": r["nom"], "prenom": r["prenom"], col: num})
+    return sort_roster(out, col)
 
 
 def sort_roster(fams: list[dict[str, str]], number: str = "numero_famille") -> list[dict[str, str]]:
@@ -507,21 +519,13 @@ def load_readers(path: str | Path | None) -> list[dict[str, str]]:
 
     if path is None:
         return sample_readers()
-    src = str(path)
-    seen: dict[str, int] = {}
-    out = []
-    for lineno, r in read_csv_table(path, READER_COLUMNS):
-        num = r["numero_carte"].replace(" ", "")
-        if not r["nom"]:
-            raise InputDataError(f"{src}: ligne {lineno}: nom vide")
+
+    def check(where: str, written: str, num: str) -> None:
         if not num.isdigit():
-            raise InputDataError(f"{src}: ligne {lineno}: n° de carte « {r['numero_carte']} » : des chiffres "
+            raise InputDataError(f"{where}: n° de carte « {written} » : des chiffres "
                                  "seulement (le registre des prêts n'a que des cases de chiffres)")
-        if num in seen:
-            raise InputDataError(f"{src}: ligne {lineno}: n° de carte {num} en double (déjà ligne {seen[num]})")
-        seen[num] = lineno
-        out.append({"nom": r["nom"], "prenom": r["prenom"], "numero_carte": num})
-    return sort_roster(out, "numero_carte")
+
+    return _load_people(path, READER_COLUMNS, "numero_carte", "n° de carte", check)
 
 
 def _check_known_lengths(rec: Recipe, lists: dict[str, tuple[list[dict[str, str]], str, str]]) -> None:
