@@ -43,18 +43,24 @@ ROSTER_ERRORS = [
 ]
 
 
+def _kit_build_fails(tmp_path, option: str, p, words: str) -> str:
+    """`kit build` with a bad CSV: exit 1, a French line naming the file and the problem, no kit left behind."""
+    out = tmp_path / "kit"
+    r = CliRunner().invoke(main, ["kit", "build", "--out", str(out), option, str(p), "--pages-per-register", "1"])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output
+    assert str(p) in r.output and words in r.output
+    assert not out.exists()
+    return r.output
+
+
 @pytest.mark.parametrize("text,line,words", ROSTER_ERRORS)
 def test_bad_roster_cli(tmp_path, text, line, words):
     p = tmp_path / "familles.csv"
     p.write_text(text, encoding="utf-8")
-    out = tmp_path / "kit"
-    r = CliRunner().invoke(main, ["kit", "build", "--out", str(out), "--roster", str(p), "--pages-per-register", "1"])
-    assert r.exit_code == 1, r.output
-    assert "Traceback" not in r.output
-    assert str(p) in r.output and words in r.output
+    output = _kit_build_fails(tmp_path, "--roster", p, words)
     if line:
-        assert line in r.output
-    assert not out.exists()
+        assert line in output
     assert sorted(x.name for x in tmp_path.iterdir()) == ["familles.csv"]
 
 
@@ -132,9 +138,4 @@ def test_readers_ok(tmp_path):
 def test_bad_readers_cli(tmp_path, text, words):
     p = tmp_path / "lecteurs.csv"
     p.write_text(text, encoding="utf-8")
-    out = tmp_path / "kit"
-    r = CliRunner().invoke(main, ["kit", "build", "--out", str(out), "--readers", str(p), "--pages-per-register", "1"])
-    assert r.exit_code == 1, r.output
-    assert "Traceback" not in r.output
-    assert str(p) in r.output and words in r.output
-    assert not out.exists()
+    _kit_build_fails(tmp_path, "--readers", p, words)
