@@ -206,12 +206,17 @@ def sample_catalog(seed: int = DEFAULT_SEED, n: int = N_DOCUMENTS) -> list[dict[
     return [{"code_barres": a, "cote": b, "titre": c, "support": d} for a, b, c, d in _catalog(seed, n)]
 
 
+def reader_card(seq: int) -> str:
+    """The card number of the `seq`-th card handed out: the library's prefix, then the sequence number."""
+    return f"{READER_CARD_PREFIX}{seq:05d}"
+
+
 @lru_cache(maxsize=4)
 def _readers(seed: int, n: int) -> tuple[tuple[str, str, str], ...]:
     rng = random.Random(seed + 2)
     names = _surnames()
     seqs = rng.sample(range(1, READER_CARDS_ISSUED + 1), n)
-    out = [(rng.choice(names).upper(), rng.choice(FIRST_NAMES), f"{READER_CARD_PREFIX}{q:05d}") for q in seqs]
+    out = [(rng.choice(names).upper(), rng.choice(FIRST_NAMES), reader_card(q)) for q in seqs]
     out.sort(key=lambda t: (_fold(t[0]), _fold(t[1]), t[2]))
     return tuple(out)
 

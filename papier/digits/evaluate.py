@@ -20,6 +20,7 @@ from papier.digits.field import DigitFieldResult, decide
 from papier.digits.preprocess import Prepared
 from papier.digits.reader import BoxReading, box_logits, readings_from_logits
 from papier.digits.render import BLANK, MARK, labelled_crop
+from papier.sample_data import N_READERS, READER_CARDS_ISSUED, reader_card
 from papier.simulate.values import LATE_LINE_SHARE, near_outside
 
 
@@ -183,11 +184,11 @@ def catalogue(rng: np.random.Generator, n: int = 3000) -> frozenset[str]:
     return frozenset(out)
 
 
-def readers(rng: np.random.Generator, n: int = 1200, issued: int = 5000) -> frozenset[str]:
+def readers(rng: np.random.Generator, n: int = N_READERS, issued: int = READER_CARDS_ISSUED) -> frozenset[str]:
     """The card numbers of a library's n readers, like the kit's sample (papier.sample_data.sample_readers): a
     prefix and a sequence number, n of the first `issued` cards (a dense set: one misread digit of the sequence
     often lands on another reader's card)."""
-    return frozenset(f"20431{q:05d}" for q in rng.choice(np.arange(1, issued + 1), n, replace=False))
+    return frozenset(reader_card(int(q)) for q in rng.choice(np.arange(1, issued + 1), n, replace=False))
 
 
 # fields with a known set whose written value is outside it: a new family or book one digit away from a printed one
@@ -237,7 +238,7 @@ def field_value(kind: str, rng: np.random.Generator, known: frozenset[str] | Non
         v = f"{rng.integers(0, 24):02d}{rng.integers(0, 60):02d}"
         return v, v
     if kind == "carte_lecteur":
-        v = _known_value(known, outside, None, rng) if known else f"20431{rng.integers(1, 10**5):05d}"
+        v = _known_value(known, outside, None, rng) if known else reader_card(int(rng.integers(1, 10**5)))
         return v, v
     if kind == "ean13":
         if known:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from papier.checks import ean13_check_digit, luhn_check_digit
+from papier.sample_data import reader_card
 
 DEFAULT_FORMS = ("paiement", "pret", "retour", "main_courante", "naissance", "deces")
 
@@ -38,7 +39,7 @@ def sample_known_values(seed: int = 7, n_families: int = 60, n_documents: int = 
         p = "978" + "".join(str(r.randint(0, 9)) for _ in range(9))
         docs.add(p + ean13_check_digit(p))
     # readers' cards: a prefix and a sequence number, like the kit's sample readers (papier.sample_data)
-    cards = sorted(f"20431{q:05d}" for q in r.sample(range(1, 400), n_readers))
+    cards = sorted(reader_card(q) for q in r.sample(range(1, 400), n_readers))
     return {"familles": sorted(fams), "documents": sorted(docs), "lecteurs": cards}
 
 
