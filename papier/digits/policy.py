@@ -97,7 +97,7 @@ def threshold_class(check: str | None, known: bool = False, semantic: str | None
     0.999: the same gap between calibration and held-out digits that moved the unchecked class's margin to 1/10."""
     if check in ("luhn", "ean13"):
         return "checked"
-    return "known" if known and (semantic or "").startswith("date") else "unchecked"
+    return "known" if known and (semantic or "").startswith("date_") else "unchecked"
 
 
 def auto_accept_threshold(check: str | None, known: bool = False, semantic: str | None = None) -> float:
