@@ -220,7 +220,7 @@ def build_kit(out_dir: Path, *, roster: str | None = None, catalog: str | None =
     families = load_roster(roster)
     documents = load_catalog(catalog)
     lecteurs = load_readers(readers)
-    _check_known_lengths(rec, {"lecteurs": (lecteurs, "numero_carte", readers or "lecteurs (exemple intégré)")})
+    _check_card_lengths(rec, lecteurs, readers or "lecteurs (exemple intégré)")
     created = _dt.datetime.now().astimezone().replace(microsecond=0)
 
     parent = out_dir.resolve().parent
@@ -514,7 +514,7 @@ def sort_roster(fams: list[dict[str, str]], number: str = "numero_famille") -> l
 
 def load_readers(path: str | Path | None) -> list[dict[str, str]]:
     """The library's readers (sample when `path` is None), sorted alphabetically; validated (card numbers made of
-    digits, unique). Their length is checked against the registers' boxes by build_kit (_check_known_lengths)."""
+    digits, unique). Their length is checked against the registers' boxes by build_kit (_check_card_lengths)."""
     from papier.sample_data import sample_readers
 
     if path is None:
@@ -528,20 +528,20 @@ def load_readers(path: str | Path | None) -> list[dict[str, str]]:
     return _load_people(path, READER_COLUMNS, "numero_carte", "n° de carte", check)
 
 
-def _check_known_lengths(rec: Recipe, lists: dict[str, tuple[list[dict[str, str]], str, str]]) -> None:
-    """Every number of a list the kit's registers read as a `known` set fits their boxes exactly: a shorter
-    one (a spreadsheet dropped its leading zeros) could never be matched."""
+def _check_card_lengths(rec: Recipe, readers: list[dict[str, str]], src: str) -> None:
+    """Every reader's card number fits exactly the boxes of the registers that read it against the readers' list
+    (`known = "lecteurs"`): a shorter one (a spreadsheet dropped its leading zeros) could never be matched."""
     for spec in rec.registers:
         for fd in spec.form.fields + spec.form.page_fields:
-            if fd.known not in lists or fd.type != "digits":
+            if fd.known != "lecteurs" or fd.type != "digits":
                 continue
-            rows, col, src = lists[fd.known]
             n = sum(fd.groups)
-            for r in rows:
-                if len(r[col]) != n:
+            for r in readers:
+                card = r["numero_carte"]
+                if len(card) != n:
                     hint = " ; si le tableur a supprimé des zéros de tête, mettre la colonne au format Texte" \
-                        if len(r[col]) < n else ""
-                    raise InputDataError(f"{src}: {r['nom']} {r['prenom']} : n° de carte {r[col]} : {n} chiffres "
+                        if len(card) < n else ""
+                    raise InputDataError(f"{src}: {r['nom']} {r['prenom']} : n° de carte {card} : {n} chiffres "
                                          f"attendus (les cases du registre « {spec.form.title} »){hint}")
 
 
