@@ -32,8 +32,8 @@ from papier.simulate.batch import (
 from papier.simulate.degrade import degrade, get_profile, jpeg_quality
 from papier.simulate.ink import make_writer
 from papier.simulate.values import (
-    DEFAULT_START, EVENTS, OUTSIDE_KNOWN_SHARE, _catalog, _pick, birth_values, death_values, family_name, fmt_date,
-    loan_values, log_values, make_values, near_outside, payment_values,
+    DEFAULT_START, EVENTS, _catalog, _pick, birth_values, death_values, family_name, fmt_date, loan_values,
+    log_values, make_values, payment_values, reader_card,
 )
 
 SCENARIO_SCHEMA = "papier.simulate.outage/1"
@@ -152,11 +152,6 @@ def simulate_outage(kit_dir: str | Path, out_dir: str | Path, *, weeks: int = 6,
     regulars = [readers[int(i)] for i in rng.choice(len(readers), size=min(len(readers), 80), replace=False)] \
         if readers else []
 
-    def card() -> str | None:
-        if not readers:
-            return None
-        return near_outside(readers, None, rng) if rng.random() < OUTSIDE_KNOWN_SHARE else _pick(rng, regulars)
-
     if docs:
         lent = [docs[int(i)] for i in rng.choice(len(docs), size=min(len(docs), 200), replace=False)]
         li = 0
@@ -169,7 +164,8 @@ def simulate_outage(kit_dir: str | Path, out_dir: str | Path, *, weeks: int = 6,
                 back = day + dt.timedelta(days=int(rng.integers(5, 30)))
                 returned = back if back <= days[-1] and rng.random() < 0.6 else None
                 doc = cat.get(code) or {"code_barres": code, "cote": None, "titre": None, "support": "autre"}
-                v = loan_values(rng, docs, day, returned=returned, doc=doc, card=card())
+                v = loan_values(rng, docs, day, returned=returned, doc=doc,
+                                card=reader_card(rng, readers, regulars))
                 loan_rows.append(v)
                 scenario["loans"].append({"date": day.isoformat(), "carte": v["carte"], "code_barres": code,
                                           "titre": v["titre"], "support": v["support"],

@@ -189,13 +189,14 @@ def _doc(rng: np.random.Generator, docs: list[str]) -> dict[str, str]:
             "support": "livre"}
 
 
-def reader_card(rng: np.random.Generator, readers: list[str]) -> str | None:
-    """A loan's card number: a reader of the printed list, or (OUTSIDE_KNOWN_SHARE) a card one digit away from
-    one of them (a reader registered after the kit was printed: cards are numbered in sequence, so a new card is
-    a near neighbour of printed ones). None without a list (loan_values then draws a random card number)."""
+def reader_card(rng: np.random.Generator, readers: list[str], among: list[str] | None = None) -> str | None:
+    """A loan's card number: a reader of the printed list (of `among`, the readers who come, when given), or
+    (OUTSIDE_KNOWN_SHARE) a card one digit away from the list (a reader registered after the kit was printed:
+    cards are numbered in sequence, so a new card is a near neighbour of printed ones). None without a list
+    (loan_values then draws a random card number)."""
     if not readers:
         return None
-    return near_outside(readers, None, rng) if rng.random() < OUTSIDE_KNOWN_SHARE else _pick(rng, readers)
+    return near_outside(readers, None, rng) if rng.random() < OUTSIDE_KNOWN_SHARE else _pick(rng, among or readers)
 
 
 def loan_values(rng: np.random.Generator, docs: list[str], day: dt.date, *, returned: dt.date | None = None,
