@@ -16,6 +16,7 @@ Tables (see docs/ARCHITECTURE.md for the full description):
 - reviews        audit log of every human decision
 - manifests      QR chunks of kit manifests (custom forms, known value sets)
 - (migration 3)  pages.resolution/resolved_by/resolved_at and fields.decision: human decisions on the rows
+- (migration 4)  pages.bilevel and pages.known_sets: what a reading depended on besides the image
 """
 
 from __future__ import annotations
@@ -112,8 +113,20 @@ def _m3_decisions(db: sqlite_utils.Database) -> None:
             c.execute("UPDATE fields SET decision = ? WHERE id = ?", (decision, fid))
 
 
+def _m4_read_with(db: sqlite_utils.Database) -> None:
+    """What a page's reading depended on besides its image, so that it can be read again the same way:
+    - ``pages.bilevel``: the page was captured in black and white (a fax, a 1-bit scan; the kept PNG of a
+      rendered PDF page no longer shows it);
+    - ``pages.known_sets``: the names of the kit lists (roster, catalogue, readers) its digit fields were read
+      against, JSON. NULL for pages read before this migration: not known, so such a page is read again once its
+      kit's lists are available (``scan_ingest.pipeline._reread_for_lists``; the same reading when it had them)."""
+    c = db.conn
+    c.execute("ALTER TABLE pages ADD COLUMN bilevel INTEGER")
+    c.execute("ALTER TABLE pages ADD COLUMN known_sets TEXT")
+
+
 # Append only: a migration, once released, is never edited.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2_review, _m3_decisions]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2_review, _m3_decisions, _m4_read_with]
 
 
 def now() -> str:

@@ -52,6 +52,8 @@ class PageResult:
     align_method: str | None = None
     entries: list[EntryResult] = field(default_factory=list)
     manifest_chunks: list[tuple[str, int, int, str]] = field(default_factory=list)  # kit, index, count, data
+    bilevel: bool = False           # captured in black and white (sources.LoadedPage.bilevel): a re-read needs it
+    known_sets: list[str] | None = None  # the kit lists (ReadContext.known_values) this reading had, by name
     seconds: float = 0.0
     maxrss_kb: int = 0
 

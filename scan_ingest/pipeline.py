@@ -24,7 +24,7 @@ from typing import Any
 from papier.checks import OUT_OF_PERIOD
 from papier.db import files_dir, jdump, now, open_db, put_setting
 from scan_ingest.model import PageResult
-from scan_ingest.read import ReadContext, read_page
+from scan_ingest.read import ReadContext, read_page, reread_kept
 from scan_ingest.sources import FileProblem, PageLoadError, PageRef, close_cached_pdf, expand_inputs, list_pages
 from scan_ingest.store import Store, upsert_scan
 
@@ -51,6 +51,9 @@ class IngestReport:
     period: tuple[str, str] | None = None  # the crisis period the dates were read with (ISO)
     period_source: str = "default"  # "given" (this run's --periode), "stored" (an earlier run's) or "default"
     out_of_period: int = 0  # `recent` dates in review because they were read outside the period
+    reread_this_run: int = 0  # pages of this batch read before the kit's manifest pages, read again with its lists
+    reread_earlier: int = 0  # pages of earlier batches read again with the lists of a manifest scanned since
+    reread_changed: int = 0  # values whose machine reading changed in those re-reads
 
     @property
     def pages_per_second(self) -> float:
@@ -67,6 +70,14 @@ class IngestReport:
                 " (" + ", ".join(f"{n} {t}" for t, n in sorted(self.review_by_type.items())) + ")"
                 if self.review_by_type else "") + ".",
         ]
+        if self.reread_this_run or self.reread_earlier:
+            which = []
+            if self.reread_this_run:
+                which.append(f"{self.reread_this_run} page(s) de ce lot lue(s) avant les pages de manifeste")
+            if self.reread_earlier:
+                which.append(f"{self.reread_earlier} page(s) de lots précédents")
+            lines.append(f"Relues avec les listes du kit (familles, catalogue, lecteurs) : {' et '.join(which)} ; "
+                         f"{self.reread_changed} valeur(s) mise(s) à jour (les décisions déjà prises sont gardées).")
         if self.problems:
             lines.append("Pages non identifiées :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.problems]
@@ -136,8 +147,8 @@ def _undo_one_thread(handle: Any) -> None:
 
 
 def _init_worker(ctx: ReadContext, fresh_process: bool = False) -> None:
-    global _ctx
-    _ctx = ctx
+    global _ctx, _ctx_version
+    _ctx, _ctx_version = ctx, 0
     if fresh_process:  # spawn: a new interpreter, nothing inherited (see _one_thread)
         _one_thread()
     if sys.platform.startswith("linux"):
@@ -148,8 +159,42 @@ def _init_worker(ctx: ReadContext, fresh_process: bool = False) -> None:
         pass
 
 
-def _work(task: tuple[int, PageRef]) -> PageResult:
-    seq, ref = task
+@dataclass(frozen=True)
+class KeptRef:
+    """A page already stored, to read again from its kept image (what reread_kept needs)."""
+    source: str
+    idx: int
+    sha256: str
+    image_path: str
+    bilevel: bool | None
+    shape: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class ListsUpdate:
+    """The kit's custom forms and lists as the writer knows them now (a manifest completed mid-batch): the pages
+    read after it get them. `version` grows with each update, so a worker rebuilds its context once."""
+    version: int
+    custom_forms: dict[tuple[str, int], Any]
+    known_values: dict[str, list[str]]
+
+
+_ctx_version = 0
+
+
+def _apply_update(update: ListsUpdate | None) -> None:
+    global _ctx, _ctx_version
+    if update is None or update.version == _ctx_version or _ctx is None:
+        return
+    from dataclasses import replace
+
+    _ctx = replace(_ctx, custom_forms=update.custom_forms, known_values=update.known_values)
+    _ctx_version = update.version
+
+
+def _work(task: tuple[int, PageRef | KeptRef, ListsUpdate | None]) -> PageResult:
+    seq, ref, update = task
+    _apply_update(update)
     assert _ctx is not None
     crash = os.environ.get(FAULT_CRASH_ENV)
     if crash and crash.isdigit() and int(crash) == seq and mp.parent_process() is not None:
@@ -159,6 +204,8 @@ def _work(task: tuple[int, PageRef]) -> PageResult:
         res = PageResult(ref.source, ref.idx, None, "unidentified")
         res.reason = "erreur inattendue en lisant la page (RuntimeError: panne simulée)"
         return res
+    if isinstance(ref, KeptRef):
+        return reread_kept(ref.source, ref.idx, ref.sha256, ref.image_path, _ctx, ref.bilevel, ref.shape)
     return read_page(ref, _ctx, seq)
 
 
@@ -220,15 +267,22 @@ def _plan(files: list[tuple[str, str]]) -> list[tuple[str, Any]]:
     return items
 
 
-def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -> Iterator[PageResult]:
+def _results(tasks: list[tuple[int, PageRef | KeptRef]], ctx: ReadContext, workers: int,
+             live: dict[str, ListsUpdate] | None = None) -> Iterator[PageResult]:
     """Results in task order. A worker that dies (a crash in a native decoder) costs its page only: the pool is
-    rebuilt, the page retried once alone, then recorded as a problem."""
+    rebuilt, the page retried once alone, then recorded as a problem. `live["update"]`, when the writer sets it,
+    goes with every task submitted from then on (the kit's lists, known once its manifest is stored)."""
+    live = live if live is not None else {}
+
+    def task_of(t: tuple[int, PageRef | KeptRef]) -> tuple[int, PageRef | KeptRef, ListsUpdate | None]:
+        return t[0], t[1], live.get("update")
+
     if workers <= 1 or len(tasks) <= 1:
         _init_worker_inline(ctx)
         handle = _one_thread()
         try:
             for t in tasks:
-                yield _work(t)
+                yield _work(task_of(t))
         finally:
             _undo_one_thread(handle)
             close_cached_pdf()
@@ -247,13 +301,13 @@ def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -
 
     window = 4 * workers  # results waiting for the writer stay few: memory stays flat on long batches
     pool = new_pool()
-    pending: deque[tuple[tuple[int, PageRef], Future[PageResult]]] = deque()
+    pending: deque[tuple[tuple[int, PageRef | KeptRef], Future[PageResult]]] = deque()
     todo = deque(tasks)
     try:
         while todo or pending:
             while todo and len(pending) < window:
                 t = todo.popleft()
-                pending.append((t, pool.submit(_work, t)))
+                pending.append((t, pool.submit(_work, task_of(t))))
             task, fut = pending.popleft()
             try:
                 yield fut.result()
@@ -267,9 +321,9 @@ def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -
             pending.clear()
             solo = new_pool()
             try:
-                yield solo.submit(_work, task).result()
+                yield solo.submit(_work, task_of(task)).result()
             except BrokenProcessPool:
-                res = PageResult(task[1].source, task[1].idx, None, "unidentified")
+                res = PageResult(task[1].source, task[1].idx, getattr(task[1], "sha256", None), "unidentified")
                 res.reason = "le lecteur s'est arrêté brutalement sur cette page (image corrompue ?)"
                 yield res
             finally:
@@ -281,8 +335,8 @@ def _results(tasks: list[tuple[int, PageRef]], ctx: ReadContext, workers: int) -
 
 
 def _init_worker_inline(ctx: ReadContext) -> None:
-    global _ctx
-    _ctx = ctx
+    global _ctx, _ctx_version
+    _ctx, _ctx_version = ctx, 0
 
 
 def default_period(today: _dt.date | None = None) -> tuple[_dt.date, _dt.date]:
@@ -353,7 +407,9 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
         return scan_ids[key]
 
     bar = _progress(progress, len(items))
-    results = _results(tasks, ctx, n_workers)
+    live: dict[str, ListsUpdate] = {}
+    counted: dict[int, Counter[str]] = {}  # page id → what its reading added to the report (a re-read replaces it)
+    results = _results(tasks, ctx, n_workers, live)
     try:
         for kind, obj in items:
             if kind == "file":
@@ -374,6 +430,10 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
                     status, reason = "skip", None
                 else:
                     status, reason = store.store(res, sid)
+                    if status in ("identified", "conflict") and store.last_page_id is not None:
+                        counted[store.last_page_id] = _reading_counts(res)
+                    if status == "identified" and res.manifest_chunks:
+                        ctx = _lists_now(db, ctx, live)
             _account(report, res, status, reason)
             if keep_results:
                 report.results.append(res)
@@ -384,6 +444,7 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
             bar[0].stop()
         results.close()
     _second_pass(db, store, ctx, report, keep_results)
+    _reread_for_lists(db, store, ctx, report, n_workers, progress, counted, live, len(items) + 1)
     report.seconds = time.perf_counter() - t0
     report.parent_maxrss_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     db.execute("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
@@ -397,8 +458,9 @@ def _second_pass(db: Any, store: Store, ctx: ReadContext, report: IngestReport, 
     (later in this batch, or not at all until now) are read again from their kept image once the manifest is
     complete. Their page row keeps its place in the order seen; one transaction per page, so an interrupted
     second pass simply resumes on the next run."""
-    rows = db.execute("SELECT id, source, idx, sha256, image_path, payload FROM pages WHERE status = 'unidentified' "
-                      "AND payload IS NOT NULL AND sheet_id IS NULL AND image_path IS NOT NULL ORDER BY seq").fetchall()
+    rows = db.execute("SELECT id, source, idx, sha256, image_path, payload, bilevel, height, width FROM pages "
+                      "WHERE status = 'unidentified' AND payload IS NOT NULL AND sheet_id IS NULL "
+                      "AND image_path IS NOT NULL ORDER BY seq").fetchall()
     if not rows:
         return
     forms, values = _custom_forms_and_values(db)
@@ -407,17 +469,17 @@ def _second_pass(db: Any, store: Store, ctx: ReadContext, report: IngestReport, 
     from dataclasses import replace
 
     from papier.identity import decode_payload
-    from scan_ingest.read import reread_kept
 
     ctx2 = replace(ctx, custom_forms=forms, known_values=values, keep_work=None)
-    for page_id, source, idx, sha, image_path, payload in rows:
+    for page_id, source, idx, sha, image_path, payload, bilevel, h, w in rows:
         try:
             pid = decode_payload(payload)
         except Exception:  # noqa: BLE001 - not a page payload: stays unidentified
             continue
         if (pid.form, pid.form_version) not in forms:
             continue
-        res = reread_kept(source, idx, sha, image_path, ctx2)
+        res = reread_kept(source, idx, sha, image_path, ctx2, None if bilevel is None else bool(bilevel),
+                          (h, w) if h and w else None)
         status, reason = store.reread(res, page_id)
         if status in ("skip", "unidentified"):
             continue
@@ -431,6 +493,109 @@ def _second_pass(db: Any, store: Store, ctx: ReadContext, report: IngestReport, 
             report.results.append(res)
 
 
+def _lists_now(db: Any, ctx: ReadContext, live: dict[str, ListsUpdate]) -> ReadContext:
+    """After a manifest page is stored: when the kit's forms or lists changed, the pages read from now on get
+    them (`live["update"]`, sent with each task) and the returned context has them."""
+    forms, values = _custom_forms_and_values(db)
+    if forms == ctx.custom_forms and values == ctx.known_values:
+        return ctx
+    from dataclasses import replace
+
+    prev = live.get("update")
+    live["update"] = ListsUpdate((prev.version if prev else 0) + 1, forms, values)
+    return replace(ctx, custom_forms=forms, known_values=values)
+
+
+def _lists_needed(form: str, version: int, custom: dict[tuple[str, int], Any]) -> set[str]:
+    """The kit lists (`known = "…"`) a form's fields are read against."""
+    from papier.forms import resolve_form
+
+    try:
+        fd = resolve_form(form, version, custom)
+    except Exception:  # noqa: BLE001 - a form no longer resolvable: nothing to read again
+        return set()
+    return {f.known for f in fd.fields if getattr(f, "known", None)}
+
+
+def _reread_for_lists(db: Any, store: Store, ctx: ReadContext, report: IngestReport, workers: int, progress: bool,
+                      counted: dict[int, Counter[str]], live: dict[str, ListsUpdate], first_seq: int) -> None:
+    """Pages read before their kit's lists were known (the manifest pages later in the batch, or in a later batch)
+    are read again from their kept image with them, so that the order pages are scanned in does not matter. The
+    machine's reading is replaced field by field (Store.update_reading: a person's decision is kept); one
+    transaction per page, and the page records the lists it was read with, so an interrupted pass resumes on the
+    next run."""
+    if not ctx.known_values:
+        return
+    available = set(ctx.known_values)
+    needed: dict[tuple[str, int], set[str]] = {}
+    todo: list[tuple[int, KeptRef]] = []
+    for pid, source, idx, sha, image, bilevel, h, w, had, form, version in db.execute(
+            "SELECT p.id, p.source, p.idx, p.sha256, p.image_path, p.bilevel, p.height, p.width, p.known_sets, "
+            "s.form, s.form_version FROM pages p JOIN sheets s ON s.id = p.sheet_id "
+            "WHERE p.status IN ('identified', 'conflict') AND p.image_path IS NOT NULL ORDER BY p.seq").fetchall():
+        key = (form, version)
+        if key not in needed:
+            needed[key] = _lists_needed(form, version, ctx.custom_forms) & available
+        if not needed[key] - set(json.loads(had) if had else []):
+            continue
+        todo.append((pid, KeptRef(source, idx, sha, image, None if bilevel is None else bool(bilevel),
+                                  (h, w) if h and w else None)))
+    if not todo:
+        return
+    prev = live.get("update")
+    live["update"] = ListsUpdate((prev.version if prev else 0) + 1, ctx.custom_forms, ctx.known_values)
+    bar = _progress(progress, len(todo), "Relecture avec les listes du kit")
+    # (task positions go on after the batch's, for the fault-injection hooks)
+    results = _results([(first_seq + i, ref) for i, (_, ref) in enumerate(todo)], ctx, workers, live)
+    try:
+        for (page_id, ref), res in zip(todo, results):
+            report.read_seconds += res.seconds
+            changed = store.update_reading(res, page_id)
+            if changed is not None:
+                if page_id in counted:
+                    report.reread_this_run += 1
+                    _recount(report, counted.pop(page_id), _reading_counts(res))
+                else:
+                    report.reread_earlier += 1
+                report.reread_changed += changed
+            if bar is not None:
+                bar[0].advance(bar[1])
+    finally:
+        if bar is not None:
+            bar[0].stop()
+        results.close()
+
+
+def _reading_counts(res: PageResult) -> Counter[str]:
+    """What one page's reading adds to the report: lines filled, values read, values to check (by type), dates
+    out of the crisis period."""
+    n: Counter[str] = Counter()
+    for en in res.entries:
+        if en.has_ink and en.kind != "page":
+            n["entries"] += 1
+        if not en.has_ink:
+            continue
+        for f in en.fields:
+            n["fields_total"] += 1
+            if f.status == "review":
+                n["fields_review"] += 1
+                n["review:" + f.type] += 1
+                n["out_of_period"] += OUT_OF_PERIOD in (f.reason or "")
+    return n
+
+
+def _recount(report: IngestReport, old: Counter[str], new: Counter[str]) -> None:
+    """Replace one page's share of the report's counts: `old` out, `new` in."""
+    for key in set(old) | set(new):
+        delta = new[key] - old[key]
+        if key.startswith("review:"):
+            report.review_by_type[key[7:]] += delta
+            if report.review_by_type[key[7:]] <= 0:
+                del report.review_by_type[key[7:]]
+        else:
+            setattr(report, key, getattr(report, key) + delta)
+
+
 def _account(report: IngestReport, res: PageResult, status: str, reason: str | None) -> None:
     report.pages_seen += 1
     report.statuses[status] += 1
@@ -439,25 +604,15 @@ def _account(report: IngestReport, res: PageResult, status: str, reason: str | N
     elif status == "conflict":
         report.conflicts.append((res.source, res.idx, reason or "?"))
     if status in ("identified", "conflict"):
-        for en in res.entries:
-            if en.has_ink and en.kind != "page":
-                report.entries += 1
-            if not en.has_ink:
-                continue
-            for f in en.fields:
-                report.fields_total += 1
-                if f.status == "review":
-                    report.fields_review += 1
-                    report.review_by_type[f.type] += 1
-                    report.out_of_period += OUT_OF_PERIOD in (f.reason or "")
+        _recount(report, Counter(), _reading_counts(res))
 
 
-def _progress(enabled: bool, total: int) -> tuple[Any, Any] | None:
+def _progress(enabled: bool, total: int, what: str = "Lecture des pages") -> tuple[Any, Any] | None:
     if not enabled or total == 0:
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    p = Progress(TextColumn("Lecture des pages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    p = Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                  transient=True, console=None if sys.stderr.isatty() else None)
     p.start()
     task = p.add_task("pages", total=total)

@@ -26,7 +26,9 @@ from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
 from scan_ingest.model import EntryResult, FieldResult, PageResult
-from scan_ingest.sources import PageLoadError, PageRef, evidence_bytes, load_page, write_atomic
+from scan_ingest.sources import (
+    PageLoadError, PageRef, evidence_bytes, load_kept, load_page, two_levels, write_atomic,
+)
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2, COPY_LINE_BAND_MM,
     COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM,
@@ -93,19 +95,22 @@ def read_page(ref: PageRef, ctx: ReadContext, seq: int = 0) -> PageResult:
     return res
 
 
-def reread_kept(source: str, idx: int, sha: str, image_rel: str, ctx: ReadContext) -> PageResult:
-    """Read again a page already stored, from its kept image (the second pass for a custom-form page seen before
-    its kit's manifest). The result keeps the page's identity (sha256, image path); nothing is written but
-    snippets. Never raises."""
+def reread_kept(source: str, idx: int, sha: str, image_rel: str, ctx: ReadContext, bilevel: bool | None = None,
+                shape: tuple[int, int] | None = None) -> PageResult:
+    """Read again a page already stored, from its kept image (a custom-form page seen before its kit's manifest;
+    a page read before its kit's lists were known). `bilevel` and `shape` (height, width) are the stored page's:
+    the kept PNG of a rendered 1-bit page no longer shows it was black and white, and a kept JPEG first read at
+    half size (sources.DOWNSCALE_ABOVE_DPI) is decoded at half size again, so that the page is read from the same
+    pixels (`bilevel` None, a page stored before it was recorded: told by the kept pixels). The result keeps the
+    page's identity (sha256, image path); nothing is written but snippets. Never raises."""
     t0 = time.perf_counter()
     res = PageResult(source=source, idx=idx, sha256=sha, status="unidentified", image_path=image_rel)
     try:
         rel = Path(image_rel)
         path = Path(ctx.files_dir).parent / rel
-        kind = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
-        page = load_page(PageRef(source, str(path), 1, kind))
-        res.height, res.width = page.gray.shape
-        _read_gray(page.gray, sha, ctx, 0, res, page.bilevel)
+        gray = load_kept(path, shape)
+        res.height, res.width = gray.shape
+        _read_gray(gray, sha, ctx, 0, res, two_levels(gray) if bilevel is None else bilevel)
     except PageLoadError as exc:
         res.status, res.reason = "unidentified", f"image conservée illisible ({exc})"
     except Exception as exc:  # noqa: BLE001
@@ -123,7 +128,7 @@ def _read(ref: PageRef, ctx: ReadContext, seq: int, res: PageResult) -> None:
         return
     gray = page.gray
     res.height, res.width = gray.shape
-    res.dpi = round(page.dpi, 1)
+    res.dpi, res.bilevel = round(page.dpi, 1), page.bilevel
     img_rel = f"pages/{page.sha256}{page.ext}"
     write_atomic(Path(ctx.files_dir) / img_rel, evidence_bytes(page))
     res.image_path = f"{ctx.rel_prefix}/{img_rel}"
@@ -154,6 +159,7 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
         res.reason = f"page {pid.page_key} reconnue mais impossible à caler : {exc} — renumérisez-la à plat"
         return
     res.status = "identified"
+    res.known_sets = sorted(ctx.known_values)
     res.form, res.form_version, res.kit_id, res.serial = pid.form, pid.form_version, pid.kit_id, pid.serial
     res.page_key = pid.page_key
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method

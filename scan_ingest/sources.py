@@ -317,6 +317,24 @@ def load_page(ref: PageRef) -> LoadedPage:
     return page
 
 
+def load_kept(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The pixels a page was read from, decoded again from its kept evidence file (the original JPEG bytes or a
+    lossless PNG). `shape`: the (height, width) it was read at; a JPEG first decoded at half size (a scan over
+    DOWNSCALE_ABOVE_DPI) is decoded at half size again."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise PageLoadError(f"image conservée introuvable ({exc.strerror})") from None
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise PageLoadError("image conservée illisible (tronquée ou endommagée)")
+    if shape is not None and gray.shape != tuple(shape) and Path(path).suffix.lower() in (".jpg", ".jpeg"):
+        half = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+        if half is not None and half.shape == tuple(shape):
+            gray = half
+    return np.ascontiguousarray(gray)
+
+
 def evidence_bytes(page: LoadedPage) -> bytes:
     """The bytes of the kept evidence file (PNG encoded on demand for decoded pages)."""
     return page.keep if page.keep else _png(page.gray)

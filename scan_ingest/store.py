@@ -61,6 +61,7 @@ class Store:
         self.conn: sqlite3.Connection = db.conn
         self.run_id = run_id
         self.fault = _Fault()
+        self.last_page_id: int | None = None  # the page row the last store() wrote
 
     def store(self, res: PageResult, scan_id: int | None) -> tuple[str, str | None]:
         sha = res.sha256
@@ -87,12 +88,14 @@ class Store:
             "height": res.height or None, "dpi": res.dpi or None, "status": status, "reason": reason,
             "page_key": res.page_key, "copy": res.copy, "sheet_id": sheet_id, "orientation": res.orientation,
             "residual_mm": res.residual_mm, "align_method": res.align_method, "payload": res.payload,
-            "seen_at": now(),
+            "seen_at": now(), "bilevel": int(res.bilevel),
+            "known_sets": jdump(res.known_sets) if res.known_sets is not None else None,
         }
         cols = ", ".join(row)
         cur = self.conn.execute(f"INSERT INTO pages ({cols}) VALUES ({', '.join('?' * len(row))})",
                                 list(row.values()))
-        return int(cur.lastrowid)
+        self.last_page_id = int(cur.lastrowid)
+        return self.last_page_id
 
     def _store(self, res: PageResult, scan_id: int | None, sha: str) -> tuple[str, str | None]:
         c = self.conn
@@ -137,6 +140,52 @@ class Store:
             raise
         return status, reason
 
+    def update_reading(self, res: PageResult, page_id: int) -> int | None:
+        """A page read again from its kept image now that its kit's lists are known: the machine's reading of each
+        field is replaced where it changed, in one transaction; a field a person has decided (verified, or any
+        decision) keeps that decision. `rev` grows on every field changed, so a decision posted from a review page
+        opened before is refused rather than applied to a different reading. The page row records the lists it
+        was read with. Returns the number of fields changed, or None when the page was left as it was (its
+        reading no longer matches the stored sheet: another identity, another line count)."""
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            row = c.execute("SELECT page_key, sheet_id FROM pages WHERE id = ?", [page_id]).fetchone()
+            if row is None or row[1] is None or res.status != "identified" or res.page_key != row[0]:
+                c.execute("ROLLBACK")
+                return None
+            entries = {r: eid for eid, r in c.execute("SELECT id, row FROM entries WHERE sheet_id = ?", [row[1]])}
+            if sorted(entries) != sorted(en.row for en in res.entries):
+                c.execute("ROLLBACK")
+                return None
+            changed = 0
+            stamp = now()
+            for en in res.entries:
+                stored = {r[0]: r[1:] for r in c.execute(
+                    "SELECT name, id, value, status, confidence, alternatives, reason, decision FROM fields "
+                    "WHERE entry_id = ?", [entries[en.row]])}
+                for f in en.fields:
+                    old = stored.get(f.name)
+                    if old is None or old[2] == "verified" or old[6] is not None:
+                        continue
+                    new = (jdump(f.value), f.status, round(float(f.confidence), 4),
+                           jdump(f.alternatives) if f.alternatives else None, f.reason)
+                    if new == tuple(old[1:6]):
+                        continue
+                    c.execute("UPDATE fields SET value = ?, status = ?, confidence = ?, alternatives = ?, reason = ?, "
+                              "machine_value = ?, rev = rev + 1, updated_at = ? WHERE id = ?",
+                              [*new, new[0], stamp, old[0]])
+                    changed += 1
+            c.execute("UPDATE pages SET known_sets = ? WHERE id = ?",
+                      [jdump(res.known_sets) if res.known_sets is not None else None, page_id])
+            self.fault.maybe_die()
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        self.fault.stored += 1
+        return changed
+
     def _sheet(self, res: PageResult, page_id: int) -> tuple[str, str | None]:
         c = self.conn
         # a sheet: primary, or conflict when that page_key + copy is already stored from another image
@@ -154,9 +203,9 @@ class Store:
             reason = (f"{what}page {res.page_key} copie {res.copy if res.copy is not None else '?'} déjà lue "
                       f"depuis {other[0]} page {other[1]} : autre image, conservée à part (à trancher)")
         c.execute("UPDATE pages SET status = ?, reason = ?, page_key = ?, copy = ?, orientation = ?, "
-                  "residual_mm = ?, align_method = ?, payload = ? WHERE id = ?",
+                  "residual_mm = ?, align_method = ?, payload = ?, known_sets = ? WHERE id = ?",
                   [status, reason, res.page_key, res.copy, res.orientation, res.residual_mm, res.align_method,
-                   res.payload, page_id])
+                   res.payload, jdump(res.known_sets) if res.known_sets is not None else None, page_id])
         cur = c.execute(
             "INSERT INTO sheets (page_key, copy, kit_id, form, form_version, serial, page_id, status, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
