@@ -2,7 +2,7 @@
 
 1. build the emergency kit for the 700 families of the sample roster (papier.kit);
 2. simulate a six-week outage: registers filled at the counters, two payment sheets lost, one page scanned twice,
-   all scanned as a batch (papier.simulate);
+   all scanned as a batch with the kit's manifest pages, as the kit tells staff (papier.simulate);
 3. read the batch into a database (scan_ingest), with a progress bar;
 4. show what still needs a human and the command that opens the review page;
 5. write the built-in "restored backup" (the state of the systems at the last backup before the outage, plus a few

@@ -73,7 +73,8 @@ class IngestReport:
         if self.reread_this_run or self.reread_earlier:
             which = []
             if self.reread_this_run:
-                which.append(f"{self.reread_this_run} page(s) de ce lot lue(s) avant les pages de manifeste")
+                which.append(f"{self.reread_this_run} page(s) de ce lot lue(s) avant que le manifeste du kit soit "
+                             "complet")
             if self.reread_earlier:
                 which.append(f"{self.reread_earlier} page(s) de lots précédents")
             lines.append(f"Relues avec les listes du kit (familles, catalogue, lecteurs) : {' et '.join(which)} ; "

@@ -42,6 +42,25 @@ def test_demo_runs_end_to_end_in_under_two_minutes(demo):
     assert s["feuilles"]["conflits"] + s["feuilles"]["doublons"] >= 1   # the page scanned twice
 
 
+def test_demo_scans_the_kit_manifest_and_reads_every_register_with_its_lists(demo):
+    """Staff scan the manifest pages with the registers: the family numbers, barcodes and card numbers are read
+    against the kit's lists, every one of them (the pages read before the manifest was complete included)."""
+    import sqlite3
+
+    res, _, text = demo
+    assert "lot0_manifeste" in text
+    c = sqlite3.connect(res.db_path)
+    try:
+        chunks = c.execute("SELECT COUNT(*), MAX(count) FROM manifests").fetchone()
+        lists = [json.loads(r[0]) if r[0] else None for r in c.execute(
+            "SELECT p.known_sets FROM pages p JOIN sheets s ON s.id = p.sheet_id "
+            "WHERE s.form IN ('paiement', 'pret', 'retour')")]
+    finally:
+        c.close()
+    assert chunks[0] == chunks[1] > 0
+    assert lists and all(ks is not None and {"familles", "documents", "lecteurs"} <= set(ks) for ks in lists)
+
+
 def _truth_by_place(scans: Path) -> dict[tuple[str, int, int], dict[str, Any]]:
     out = {}
     for line in (scans / "truth.jsonl").read_text(encoding="utf-8").splitlines():

@@ -222,9 +222,13 @@ def test_outage_consistent(small_kit, tmp_path):
         if loan["scanned"]:
             f = entries[(loan["page_key"], loan["copy"], loan["row"])]["fields"]
             assert f["code_barres"] == loan["code_barres"] and f["rendu"] is (loan["returned"] is not None)
-    pages = [t for t in truth if t["type"] == "page"]
+    pages = [t for t in truth if t["type"] == "page" and not t.get("manifest")]
     assert sum(1 for p in pages if p.get("rescan_of")) == 1
     assert len(pages) == sum(1 for p in scenario["pages"] if p["scanned"]) + 1
+    # the kit's manifest pages are scanned too, in a lot of their own
+    manifest = [t for t in truth if t["type"] == "page" and t.get("manifest")]
+    assert len(manifest) == len(small_kit.layout["manifest_pages"]) > 0
+    assert all(t["source"].startswith("lot0_manifeste.") for t in manifest)
     # every payment page of the truth has its control total = sum of lines not cancelled
     layout = {p["page_key"]: p for p in small_kit.layout["pages"]}
     by_sheet: dict = {}

@@ -3,8 +3,9 @@ reconciliation tests).
 
 ``simulate_outage`` writes into ``out_dir``:
 
-- ``lot1_regie.pdf`` (the régie's payment journal) and ``lot2_autres.pdf`` (library, civil status, crisis log) —
-  or .tif / .jpg files, by the profile's format when ``fmt="auto"``;
+- ``lot0_manifeste.pdf`` (the kit's manifest pages: its lists of families, documents and readers, scanned with
+  the registers as the kit says), ``lot1_regie.pdf`` (the régie's payment journal) and ``lot2_autres.pdf``
+  (library, civil status, crisis log) — or .tif / .jpg files, by the profile's format when ``fmt="auto"``;
 - ``truth.jsonl`` exactly as ``simulate_batch`` writes it (what is on each scanned image);
 - ``scenario.json``: the business facts the sheets were written from (payments with receipt numbers, families,
   amounts, dates; loans and returns; births and deaths; crisis-log lines; which pages were lost before the scan
@@ -37,6 +38,7 @@ from papier.simulate.values import (
 )
 
 SCENARIO_SCHEMA = "papier.simulate.outage/1"
+MANIFEST_STREAM = 7_000_001  # second seed word of the manifest pages' scan noise
 
 
 def _working_days(start: dt.date, weeks: int) -> list[dt.date]:
@@ -247,6 +249,7 @@ def simulate_outage(kit_dir: str | Path, out_dir: str | Path, *, weeks: int = 6,
     scanned = [i for i in range(len(planned)) if i not in missing]
     twice = scanned[int(rng.integers(len(scanned)))] if scanned else None
 
+    manifest = BatchSink(out, "lot0_manifeste", fmt, prof) if layout.get("manifest_pages") else None
     regie = BatchSink(out, "lot1_regie", fmt, prof)
     others = BatchSink(out, "lot2_autres", fmt, prof)
     truth_path = out / "truth.jsonl"
@@ -289,8 +292,19 @@ def simulate_outage(kit_dir: str | Path, out_dir: str | Path, *, weeks: int = 6,
                 if rescan:
                     line["rescan"] = True
                 truth.write(line)
+        # the kit's manifest pages go through the scanner too, as the kit tells staff (their own rng: the story's
+        # draws above stay what they were)
+        man_rng = np.random.default_rng([seed, MANIFEST_STREAM])
+        for m in layout.get("manifest_pages", []) if manifest is not None else []:
+            img = degrade(renderer.render(m["pdf_page"], prof.dpi), prof, man_rng)
+            src, idx = manifest.add(img, prof.dpi, jpeg_quality(prof, man_rng))
+            truth.write({"type": "page", "source": src, "index": idx, "page_key": None, "expect": "identified",
+                         "form": None, "manifest": True, "copy": None, "profile": prof.name, "dpi": prof.dpi,
+                         "upside_down": prof.upside_down})
     finally:
         renderer.close()
+        if manifest is not None:
+            manifest.close()
         regie.close()
         others.close()
         truth.close()
