@@ -16,7 +16,8 @@ import resource
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ class IngestReport:
     reread_this_run: int = 0  # pages of this batch read before the kit's manifest pages, read again with its lists
     reread_earlier: int = 0  # pages of earlier batches read again with the lists of a manifest scanned since
     reread_changed: int = 0  # values whose machine reading changed in those re-reads
+    without_lists: dict[str, int] = field(default_factory=dict)  # kit id → pages of this batch read without its lists
+    manifest_incomplete: dict[str, tuple[int, int]] = field(default_factory=dict)  # kit id → (QR read, QR in all)
 
     @property
     def pages_per_second(self) -> float:
@@ -79,6 +82,13 @@ class IngestReport:
                 which.append(f"{self.reread_earlier} page(s) de lots précédents")
             lines.append(f"Relues avec les listes du kit (familles, catalogue, lecteurs) : {' et '.join(which)} ; "
                          f"{self.reread_changed} valeur(s) mise(s) à jour (les décisions déjà prises sont gardées).")
+        for kit, n in sorted(self.without_lists.items()):
+            have = self.manifest_incomplete.get(kit)
+            why = (f"son manifeste est incomplet ({have[0]} QR code(s) lu(s) sur {have[1]})" if have else
+                   "ses pages « Manifeste du kit » n'ont pas encore été scannées")
+            lines.append(f"{n} page(s) du kit {kit} lue(s) sans ses listes (n° de famille, codes-barres, n° de carte) "
+                         f"car {why} : plus de valeurs à vérifier. Scannez-les (fin du kit, bien à plat) : les pages "
+                         "déjà lues seront relues avec les listes.")
         if self.problems:
             lines.append("Pages non identifiées :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.problems]
@@ -407,11 +417,9 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
             scan_ids[key] = upsert_scan(db, source, sha, size, kind, run_id, status, reason)
         return scan_ids[key]
 
-    bar = _progress(progress, len(items))
     live: dict[str, ListsUpdate] = {}
     counted: dict[int, Counter[str]] = {}  # page id → what its reading added to the report (a re-read replaces it)
-    results = _results(tasks, ctx, n_workers, live)
-    try:
+    with _reading(tasks, ctx, n_workers, live, progress, len(items)) as (results, advance):
         for kind, obj in items:
             if kind == "file":
                 prob: FileProblem = obj
@@ -438,14 +446,10 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
             _account(report, res, status, reason)
             if keep_results:
                 report.results.append(res)
-            if bar is not None:
-                bar[0].advance(bar[1])
-    finally:
-        if bar is not None:
-            bar[0].stop()
-        results.close()
+            advance()
     _second_pass(db, store, ctx, report, keep_results)
     _reread_for_lists(db, store, ctx, report, n_workers, progress, counted, live, len(items) + 1)
+    report.without_lists, report.manifest_incomplete = _lists_missing(db, ctx, run_id), _incomplete_manifests(db)
     report.seconds = time.perf_counter() - t0
     report.parent_maxrss_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     db.execute("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
@@ -545,10 +549,10 @@ def _reread_for_lists(db: Any, store: Store, ctx: ReadContext, report: IngestRep
         return
     prev = live.get("update")
     live["update"] = ListsUpdate((prev.version if prev else 0) + 1, ctx.custom_forms, ctx.known_values)
-    bar = _progress(progress, len(todo), "Relecture avec les listes du kit")
     # (task positions go on after the batch's, for the fault-injection hooks)
-    results = _results([(first_seq + i, ref) for i, (_, ref) in enumerate(todo)], ctx, workers, live)
-    try:
+    tasks = [(first_seq + i, ref) for i, (_, ref) in enumerate(todo)]
+    with _reading(tasks, ctx, workers, live, progress, len(todo), "Relecture avec les listes du kit") as (
+            results, advance):
         for (page_id, ref), res in zip(todo, results):
             report.read_seconds += res.seconds
             changed = store.update_reading(res, page_id)
@@ -559,12 +563,28 @@ def _reread_for_lists(db: Any, store: Store, ctx: ReadContext, report: IngestRep
                 else:
                     report.reread_earlier += 1
                 report.reread_changed += changed
-            if bar is not None:
-                bar[0].advance(bar[1])
-    finally:
-        if bar is not None:
-            bar[0].stop()
-        results.close()
+            advance()
+
+
+def _lists_missing(db: Any, ctx: ReadContext, run_id: int) -> dict[str, int]:
+    """Kit id → pages of this run whose form names a kit list that is still unknown (manifest not scanned, or
+    not completely)."""
+    out: Counter[str] = Counter()
+    needed: dict[tuple[str, int], set[str]] = {}
+    for kit, form, version in db.execute(
+            "SELECT s.kit_id, s.form, s.form_version FROM pages p JOIN sheets s ON s.id = p.sheet_id "
+            "WHERE p.run_id = ?", [run_id]).fetchall():
+        if (form, version) not in needed:
+            needed[(form, version)] = _lists_needed(form, version, ctx.custom_forms) - set(ctx.known_values)
+        if needed[(form, version)]:
+            out[kit] += 1
+    return dict(out)
+
+
+def _incomplete_manifests(db: Any) -> dict[str, tuple[int, int]]:
+    """Kit id → (QR codes stored, QR codes in its manifest) for manifests seen but not complete."""
+    return {kit: (have, count) for kit, have, count in db.execute(
+        "SELECT kit_id, COUNT(DISTINCT idx), MAX(count) FROM manifests GROUP BY kit_id").fetchall() if have < count}
 
 
 def _reading_counts(res: PageResult) -> Counter[str]:
@@ -606,6 +626,27 @@ def _account(report: IngestReport, res: PageResult, status: str, reason: str | N
         report.conflicts.append((res.source, res.idx, reason or "?"))
     if status in ("identified", "conflict"):
         _recount(report, Counter(), _reading_counts(res))
+
+
+@contextmanager
+def _reading(tasks: list[tuple[int, PageRef | KeptRef]], ctx: ReadContext, workers: int,
+             live: dict[str, ListsUpdate], progress: bool, total: int,
+             what: str = "Lecture des pages") -> Iterator[tuple[Iterator[PageResult], Callable[[], None]]]:
+    """The tasks' results in order (_results) and a function that moves the progress bar (`total` steps) by one;
+    the pool and the bar are closed on the way out, whatever happens."""
+    bar = _progress(progress, total, what)
+    results = _results(tasks, ctx, workers, live)
+
+    def advance() -> None:
+        if bar is not None:
+            bar[0].advance(bar[1])
+
+    try:
+        yield results, advance
+    finally:
+        if bar is not None:
+            bar[0].stop()
+        results.close()
 
 
 def _progress(enabled: bool, total: int, what: str = "Lecture des pages") -> tuple[Any, Any] | None:

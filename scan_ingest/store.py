@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlite_utils
@@ -68,17 +70,23 @@ class Store:
         assert sha is not None
         if already_stored(self.db, res.source, res.idx, sha):
             return "skip", None
+        with self._page_transaction():
+            status, reason = self._store(res, scan_id, sha)
+        return status, reason
+
+    @contextmanager
+    def _page_transaction(self) -> Iterator[sqlite3.Connection]:
+        """One page's writes: all or nothing (the fault hook dies inside it, before COMMIT)."""
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
-            status, reason = self._store(res, scan_id, sha)
+            yield c
             self.fault.maybe_die()
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
         self.fault.stored += 1
-        return status, reason
 
     def _page_row(self, res: PageResult, scan_id: int | None, sha: str, status: str, reason: str | None,
                   sheet_id: int | None = None) -> int:
@@ -147,16 +155,12 @@ class Store:
         opened before is refused rather than applied to a different reading. The page row records the lists it
         was read with. Returns the number of fields changed, or None when the page was left as it was (its
         reading no longer matches the stored sheet: another identity, another line count)."""
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self._page_transaction() as c:
             row = c.execute("SELECT page_key, sheet_id FROM pages WHERE id = ?", [page_id]).fetchone()
             if row is None or row[1] is None or res.status != "identified" or res.page_key != row[0]:
-                c.execute("ROLLBACK")
-                return None
+                return None  # (nothing written: the empty transaction commits)
             entries = {r: eid for eid, r in c.execute("SELECT id, row FROM entries WHERE sheet_id = ?", [row[1]])}
             if sorted(entries) != sorted(en.row for en in res.entries):
-                c.execute("ROLLBACK")
                 return None
             changed = 0
             stamp = now()
@@ -178,12 +182,6 @@ class Store:
                     changed += 1
             c.execute("UPDATE pages SET known_sets = ? WHERE id = ?",
                       [jdump(res.known_sets) if res.known_sets is not None else None, page_id])
-            self.fault.maybe_die()
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        self.fault.stored += 1
         return changed
 
     def _sheet(self, res: PageResult, page_id: int) -> tuple[str, str | None]:

@@ -18,6 +18,14 @@ PAGES = 6
 LIST_FORMS = {"paiement", "pret", "retour"}  # the built-in registers with a field read against a kit list
 
 
+def small_kit_id(db: Path) -> str:
+    c = sqlite3.connect(db)
+    try:
+        return c.execute("SELECT DISTINCT kit_id FROM sheets").fetchone()[0]
+    finally:
+        c.close()
+
+
 def _fields(db: Path) -> dict[tuple, tuple]:
     c = sqlite3.connect(db)
     try:
@@ -92,7 +100,14 @@ def test_manifest_in_a_later_batch_updates_earlier_pages_but_keeps_decisions(bat
 
     regs, mans, expected, with_lists = batch
     db = tmp_path / "later.db"
-    ingest(regs, db_path=db, workers=2)
+    rep = ingest(regs, db_path=db, workers=2)
+    kit = small_kit_id(db)
+    assert rep.without_lists == {kit: with_lists} and not rep.manifest_incomplete
+    assert f"{with_lists} page(s) du kit {kit} lue(s) sans ses listes" in rep.summary()
+    assert "n'ont pas encore été scannées" in rep.summary()
+    rep = ingest(mans[:1], db_path=db, workers=1)  # one manifest page of several: still no lists
+    assert rep.manifest_incomplete and rep.manifest_incomplete[kit][0] < rep.manifest_incomplete[kit][1]
+    assert rep.reread_earlier == 0 and not rep.without_lists  # (this batch read no register page)
     without = _fields(db)
     changed = [k for k in expected if expected[k] != without[k]]
     assert changed, "the lists changed nothing: this test would not see a re-read"
@@ -107,7 +122,8 @@ def test_manifest_in_a_later_batch_updates_earlier_pages_but_keeps_decisions(bat
     decided = _fields(db)[key]
     assert decided[1] == "verified"
 
-    rep = ingest(mans, db_path=db, workers=2)
+    rep = ingest(mans[1:], db_path=db, workers=2)
+    assert not rep.manifest_incomplete and not rep.without_lists
     assert rep.reread_earlier == with_lists and rep.reread_changed >= len(changed) - 1
     after = _fields(db)
     assert after[key] == decided  # the person's decision stands
