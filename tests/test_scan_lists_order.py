@@ -154,3 +154,36 @@ def test_a_kept_jpeg_first_read_at_half_size_is_read_again_at_half_size(small_ki
     again = load_kept(kept, page.gray.shape)
     assert again.shape == page.gray.shape and (again == page.gray).all()
     assert load_kept(kept).shape[0] in (2 * page.gray.shape[0], 2 * page.gray.shape[0] - 1)  # not told: full size
+
+
+def test_killed_while_reading_again_then_run_again_gives_the_same_readings(batch, tmp_path):
+    """kill -9 inside the re-read of the second register page: the first one's new reading is kept, the rest
+    resume on the next run, and the result is the uninterrupted one."""
+    import os
+    import subprocess
+    import sys
+
+    from scan_ingest.pipeline import ingest
+
+    regs, mans, expected, with_lists = batch
+    assert with_lists >= 2
+    db = tmp_path / "crash.db"
+    ingest(regs, db_path=db, workers=2)
+
+    def cli(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "papier.cli", "scan", "ingest", "--db", str(db),
+                               "--workers", "2", *mans], env=dict(os.environ, **env_extra),
+                              capture_output=True, text=True, timeout=300)
+
+    r = cli({"PAPIER_FAULT_KILL_AFTER_PAGES": str(len(mans) + 1)})
+    assert r.returncode == -9, r.stderr
+    c = sqlite3.connect(db)
+    try:
+        done = c.execute("SELECT COUNT(*) FROM pages WHERE known_sets LIKE '%familles%'").fetchone()[0]
+    finally:
+        c.close()
+    assert done == 1
+    r = cli({})
+    assert r.returncode == 0, r.stderr
+    assert f"Relues avec les listes du kit (familles, catalogue, lecteurs) : {with_lists - 1} page(s)" in r.stdout
+    assert _fields(db) == expected
