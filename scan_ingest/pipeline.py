@@ -57,6 +57,7 @@ class IngestReport:
     reread_changed: int = 0  # values whose machine reading changed in those re-reads
     without_lists: dict[str, int] = field(default_factory=dict)  # kit id → pages of this batch read without its lists
     manifest_incomplete: dict[str, tuple[int, int]] = field(default_factory=dict)  # kit id → (QR read, QR in all)
+    review_earlier: int = 0  # values still in review on the primary sheets of earlier batches
 
     @property
     def pages_per_second(self) -> float:
@@ -105,7 +106,9 @@ class IngestReport:
             if self.out_of_period:
                 lines.append(f"{self.out_of_period} date(s) lue(s) hors de cette période : si elles sont justes, "
                              "la période est trop étroite.")
-        if self.fields_review:
+        if self.review_earlier:
+            lines.append(f"Encore {self.review_earlier} valeur(s) à vérifier sur les pages des lots précédents.")
+        if self.fields_review or self.review_earlier:
             lines.append(f"Vérifiez les valeurs signalées avec « papier review --db {self.db_path} ».")
         return "\n".join(lines)
 
@@ -450,6 +453,10 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
     _second_pass(db, store, ctx, report, keep_results)
     _reread_for_lists(db, store, ctx, report, n_workers, progress, counted, live, len(items) + 1)
     report.without_lists, report.manifest_incomplete = _lists_missing(db, ctx, run_id), _incomplete_manifests(db)
+    report.review_earlier = int(db.execute(
+        "SELECT COUNT(*) FROM fields f JOIN entries e ON e.id = f.entry_id JOIN sheets s ON s.id = e.sheet_id "
+        "JOIN pages p ON p.id = s.page_id WHERE f.status = 'review' AND e.has_ink = 1 AND s.status = 'primary' "
+        "AND p.run_id != ?", [run_id]).fetchone()[0])
     report.seconds = time.perf_counter() - t0
     report.parent_maxrss_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     db.execute("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",

@@ -124,6 +124,8 @@ def test_manifest_in_a_later_batch_updates_earlier_pages_but_keeps_decisions(bat
 
     rep = ingest(mans[1:], db_path=db, workers=2)
     assert not rep.manifest_incomplete and not rep.without_lists
+    assert rep.fields_review == 0 and rep.review_earlier > 0  # a batch of manifest pages still points at the review
+    assert f"Encore {rep.review_earlier} valeur(s) à vérifier" in rep.summary() and "papier review" in rep.summary()
     assert rep.reread_earlier == with_lists and rep.reread_changed >= len(changed) - 1
     after = _fields(db)
     assert after[key] == decided  # the person's decision stands
