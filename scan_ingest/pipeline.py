@@ -513,9 +513,14 @@ def _lists_now(db: Any, ctx: ReadContext, live: dict[str, ListsUpdate]) -> ReadC
         return ctx
     from dataclasses import replace
 
+    _publish(live, forms, values)
+    return replace(ctx, custom_forms=forms, known_values=values)
+
+
+def _publish(live: dict[str, ListsUpdate], forms: dict[tuple[str, int], Any], values: dict[str, list[str]]) -> None:
+    """Make `forms` and `values` the next ListsUpdate sent with the tasks."""
     prev = live.get("update")
     live["update"] = ListsUpdate((prev.version if prev else 0) + 1, forms, values)
-    return replace(ctx, custom_forms=forms, known_values=values)
 
 
 def _lists_needed(form: str, version: int, custom: dict[tuple[str, int], Any]) -> set[str]:
@@ -554,11 +559,14 @@ def _reread_for_lists(db: Any, store: Store, ctx: ReadContext, report: IngestRep
                                   (h, w) if h and w else None)))
     if not todo:
         return
-    prev = live.get("update")
-    live["update"] = ListsUpdate((prev.version if prev else 0) + 1, ctx.custom_forms, ctx.known_values)
-    # (task positions go on after the batch's, for the fault-injection hooks)
+    _publish(live, ctx.custom_forms, ctx.known_values)
+    from dataclasses import replace
+
+    # (task positions go on after the batch's, for the fault-injection hooks; no --keep-work picture of a re-read,
+    # as in _second_pass)
     tasks = [(first_seq + i, ref) for i, (_, ref) in enumerate(todo)]
-    with _reading(tasks, ctx, workers, live, progress, len(todo), "Relecture avec les listes du kit") as (
+    with _reading(tasks, replace(ctx, keep_work=None), workers, live, progress, len(todo),
+                  "Relecture avec les listes du kit") as (
             results, advance):
         for (page_id, ref), res in zip(todo, results):
             report.read_seconds += res.seconds
