@@ -325,13 +325,23 @@ def load_kept(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PageLoadError(f"image conservée introuvable ({exc.strerror})") from None
-    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    flag = cv2.IMREAD_GRAYSCALE
+    if shape is not None and Path(path).suffix.lower() in (".jpg", ".jpeg"):
+        import io
+
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data)) as im:  # the header only: the size the JPEG decodes to
+                w, h = im.size
+        except Exception:  # noqa: BLE001 - not a readable JPEG: imdecode below says so
+            w = h = 0
+        hh, hw = (h + 1) // 2, (w + 1) // 2  # (either way round: imdecode applies an EXIF rotation, PIL's size not)
+        if tuple(shape) not in ((h, w), (w, h)) and tuple(shape) in ((hh, hw), (hw, hh)):
+            flag = cv2.IMREAD_REDUCED_GRAYSCALE_2
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if gray is None:
         raise PageLoadError("image conservée illisible (tronquée ou endommagée)")
-    if shape is not None and gray.shape != tuple(shape) and Path(path).suffix.lower() in (".jpg", ".jpeg"):
-        half = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2)
-        if half is not None and half.shape == tuple(shape):
-            gray = half
     return np.ascontiguousarray(gray)
 
 

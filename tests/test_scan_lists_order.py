@@ -18,7 +18,8 @@ PAGES = 6
 LIST_FORMS = {"paiement", "pret", "retour"}  # the built-in registers with a field read against a kit list
 
 
-def small_kit_id(db: Path) -> str:
+def _kit_of(db: Path) -> str:
+    """The kit id of the sheets stored in `db` (one kit)."""
     c = sqlite3.connect(db)
     try:
         return c.execute("SELECT DISTINCT kit_id FROM sheets").fetchone()[0]
@@ -101,7 +102,7 @@ def test_manifest_in_a_later_batch_updates_earlier_pages_but_keeps_decisions(bat
     regs, mans, expected, with_lists = batch
     db = tmp_path / "later.db"
     rep = ingest(regs, db_path=db, workers=2)
-    kit = small_kit_id(db)
+    kit = _kit_of(db)
     assert rep.without_lists == {kit: with_lists} and not rep.manifest_incomplete
     assert f"{with_lists} page(s) du kit {kit} lue(s) sans ses listes" in rep.summary()
     assert "n'ont pas encore été scannées" in rep.summary()
