@@ -161,7 +161,7 @@ def _parse_period(text: str) -> tuple["dt.date", "dt.date"]:
 @_handle_errors
 def scan_ingest(inputs: tuple[str, ...], db_path: str, keep_work: str | None, workers: int | None,
                 period: str | None) -> None:
-    """Lire des fichiers PDF, TIFF, JPEG, PNG ou des dossiers dans la base."""
+    """Lire des fichiers PDF, TIFF, JPEG, PNG, HEIC (photos d'iPhone) ou des dossiers dans la base."""
     from scan_ingest.pipeline import ingest
 
     report = ingest(list(inputs), db_path=db_path, keep_work=keep_work, workers=workers, progress=True,

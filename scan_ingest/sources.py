@@ -4,9 +4,9 @@ The parent process only *lists* pages (``list_pages``: opens each file's header,
 decodes one page (``load_page``) when it reads it, so a 500-page PDF never sits in memory as 500 images.
 
 Evidence and identity of a page image (``LoadedPage.sha256`` and ``LoadedPage.keep``):
-- a JPEG or PNG file, or a PDF page that is exactly one JPEG image (what office scanners write): the original
-  bytes are kept as they are, and the SHA-256 is over those bytes (the same photo in a PDF and as a file is the
-  same image);
+- a JPEG, PNG or HEIC file (HEIC: an iPhone's photos, copied by cable), or a PDF page that is exactly one JPEG
+  image (what office scanners write): the original bytes are kept as they are, and the SHA-256 is over those
+  bytes (the same photo in a PDF and as a file is the same image);
 - anything else (vector PDF pages, CCITT/JBIG2 scans, TIFF frames): the page is rendered/decoded to grayscale,
   kept as a lossless PNG, and the SHA-256 is over the pixels (with their shape).
 """
@@ -18,6 +18,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,7 +30,12 @@ RENDER_DPI_MIN = 150.0
 RENDER_DPI_VECTOR = 200.0    # a PDF page without images (e.g. the kit itself)
 DOWNSCALE_ABOVE_DPI = 320.0  # decode large JPEGs at half size (libjpeg does it for free)
 
-IMAGE_EXT = {"jpeg": ".jpg", "png": ".png"}
+IMAGE_EXT = {"jpeg": ".jpg", "png": ".png", "heic": ".heic"}
+
+# ISO base media files (bytes 4-8 "ftyp", then the major brand): HEIF still images (an iPhone's HEIC photos) are
+# read; videos (an iPhone's "Live Photo" companion .MOV, an MP4) and AVIF are named, not guessed at.
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+AVIF_BRANDS = {b"avif", b"avis"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class PageRef:
     source: str        # as given on the command line, or the path inside a given folder
     path: str          # the file to open
     idx: int           # 1-based page number inside the file
-    kind: str          # pdf | tiff | jpeg | png | image
+    kind: str          # pdf | tiff | jpeg | png | heic | image
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class LoadedPage:
     gray: np.ndarray          # uint8, 2-D
     sha256: str
     keep: bytes               # bytes of the evidence file
-    ext: str                  # .jpg | .png
+    ext: str                  # .jpg | .png | .heic
     dpi: float                # estimated resolution (pixels per inch of the paper), 0 when unknown
     bilevel: bool = False     # captured in black and white only (a fax, a scanner's black-and-white mode): pale
                               # ink was thresholded or dithered away (see marks.measure_marks)
@@ -103,6 +109,13 @@ def sniff(path: str) -> str:
         return "jpeg"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "png"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in HEIF_BRANDS:
+            return "heic"
+        if brand in AVIF_BRANDS:
+            raise PageLoadError("photo AVIF, format non pris en charge : enregistrez-la en JPEG")
+        raise PageLoadError("vidéo (la « Live Photo » d'un iPhone ?), pas une photo : seules les images sont lues")
     if head[:4] == b"PK\x03\x04":
         if b"word/" in head:
             raise PageLoadError("document Word, pas une numérisation : donnez le PDF ou les images du scanner")
@@ -111,7 +124,7 @@ def sniff(path: str) -> str:
         raise PageLoadError("document Office (Word/Excel), pas une numérisation")
     if head[:4] in (b"GIF8", b"BM\x00\x00") or head[:2] == b"BM" or head[:4] == b"RIFF":
         return "image"
-    raise PageLoadError("format non reconnu (attendu : PDF, TIFF, JPEG ou PNG)")
+    raise PageLoadError("format non reconnu (attendu : PDF, TIFF, JPEG, PNG ou HEIC)")
 
 
 def _pdf_error(exc: Exception) -> str:
@@ -140,6 +153,37 @@ def _check_pixels(w: int, h: int) -> None:
         raise PageLoadError(f"image trop petite ({w} × {h} pixels) pour être une page")
 
 
+def pillow() -> Any:
+    """PIL.Image, able to open HEIC photos too (pillow-heif's opener, registered once per process)."""
+    from PIL import Image
+
+    global _heif_registered
+    if not _heif_registered:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _heif_registered = True
+    return Image
+
+
+_heif_registered = False
+
+
+def decode_gray(data: bytes) -> np.ndarray | None:
+    """Grayscale pixels of an image file's bytes (OpenCV; Pillow for what OpenCV does not decode: HEIC, some
+    TIFFs); None when neither can."""
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if gray is not None:
+        return gray
+    import io
+
+    try:
+        with pillow().open(io.BytesIO(data)) as im:
+            return np.ascontiguousarray(np.asarray(im.convert("L")))
+    except Exception:  # noqa: BLE001 - Pillow raises many types for broken files
+        return None
+
+
 def list_pages(source: str, path: str) -> list[PageRef]:
     """The pages of one file (no pixel decoded); raises PageLoadError when the file yields none."""
     kind = sniff(path)
@@ -152,14 +196,13 @@ def list_pages(source: str, path: str) -> list[PageRef]:
         if n == 0:
             raise PageLoadError("PDF sans aucune page")
         return [PageRef(source, path, i + 1, "pdf") for i in range(n)]
-    from PIL import Image
-
+    Image = pillow()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 _check_pixels(*im.size)
-                n = getattr(im, "n_frames", 1) if kind == "tiff" else 1
+                n = getattr(im, "n_frames", 1) if kind == "tiff" else 1  # a HEIC's primary image: the photo
     except PageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -270,8 +313,7 @@ def _load_pdf_page(ref: PageRef) -> LoadedPage:
 
 
 def _load_image_file(ref: PageRef) -> LoadedPage:
-    from PIL import Image
-
+    Image = pillow()
     if ref.kind in ("jpeg", "png"):
         data = Path(ref.path).read_bytes()
         with Image.open(ref.path) as im:
@@ -300,6 +342,9 @@ def _load_image_file(ref: PageRef) -> LoadedPage:
     except Exception as exc:  # noqa: BLE001
         raise PageLoadError(f"image illisible ({type(exc).__name__}) : fichier tronqué ou endommagé") from None
     gray = np.ascontiguousarray(gray)
+    if ref.kind == "heic":  # a photo: its own bytes are the evidence, as a JPEG's
+        data = Path(ref.path).read_bytes()
+        return LoadedPage(gray, hashlib.sha256(data).hexdigest(), data, IMAGE_EXT["heic"], dpi)
     return LoadedPage(gray, pixel_sha(gray), b"", ".png", dpi, two_levels(gray))
 
 
@@ -319,7 +364,7 @@ def load_page(ref: PageRef) -> LoadedPage:
 
 def load_kept(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """The pixels a page was read from, decoded again from its kept evidence file (the original JPEG bytes or a
-    lossless PNG). `shape`: the (height, width) it was read at; a JPEG first decoded at half size (a scan over
+    lossless PNG, or the original HEIC). `shape`: the (height, width) it was read at; a JPEG first decoded at half size (a scan over
     DOWNSCALE_ABOVE_DPI) is decoded at half size again."""
     try:
         data = Path(path).read_bytes()
@@ -339,7 +384,7 @@ def load_kept(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
         hh, hw = (h + 1) // 2, (w + 1) // 2  # (either way round: imdecode applies an EXIF rotation, PIL's size not)
         if tuple(shape) not in ((h, w), (w, h)) and tuple(shape) in ((hh, hw), (hw, hh)):
             flag = cv2.IMREAD_REDUCED_GRAYSCALE_2
-    gray = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), flag) if flag != cv2.IMREAD_GRAYSCALE else decode_gray(data)
     if gray is None:
         raise PageLoadError("image conservée illisible (tronquée ou endommagée)")
     return np.ascontiguousarray(gray)

@@ -288,3 +288,38 @@ def test_folder_input_and_tiff(tmp_path, pay):
     assert [(Path(s).name, i) for s, i, _ in got] == [("a.jpg", 1), ("b.tif", 1), ("b.tif", 2)]
     assert got[0][0] == str(tmp_path / "scans" / "lot" / "a.jpg")
     assert [g[2] for g in got] == ["identified", "conflict", "conflict"]
+
+
+def test_iphone_photos_heic_and_live_photo_video(tmp_path, pay):
+    """An iPhone's photos copied by cable are HEIC files (with a .MOV beside each « Live Photo »): the HEIC is read
+    like a JPEG photo, its own bytes kept as the evidence; the video and an AVIF get a message each."""
+    import hashlib
+
+    from papier.review.images import PageImages
+    from scan_ingest.sources import load_kept, pillow
+
+    p, _ = pay
+    img = T.rotate(filled(pay), 90)  # a photo taken in landscape
+    d = tmp_path / "DCIM"
+    d.mkdir()
+    pillow().fromarray(img).convert("RGB").save(d / "IMG_0001.HEIC", quality=80)  # libheif (x265), as a phone
+    assert (d / "IMG_0001.HEIC").read_bytes()[4:12] == b"ftypheic"
+    (d / "IMG_0001.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + bytes(4096))
+    (d / "IMG_0002.AVIF").write_bytes(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + bytes(4096))
+    db = tmp_path / "p.db"
+    rep = ingest([str(d)], db_path=db, workers=1)
+    by_name = {Path(s).name: (st, r, path, sha, w, h) for s, st, r, path, sha, w, h in rows(
+        db, "SELECT source, status, reason, image_path, sha256, width, height FROM pages")}
+    st, _, path, sha, w, h = by_name["IMG_0001.HEIC"]
+    assert st == "identified", rep.summary()
+    assert rows(db, "SELECT page_key, orientation FROM pages WHERE status = 'identified'") == [(p["page_key"], 90)]
+    check_filled_reading(db, 1)
+    kept = db.parent / path
+    assert kept.suffix == ".heic" and kept.read_bytes() == (d / "IMG_0001.HEIC").read_bytes()
+    assert sha == hashlib.sha256(kept.read_bytes()).hexdigest()
+    assert load_kept(kept).shape == img.shape  # what a re-read decodes
+    assert PageImages(db.parent).gray(1, path).shape == img.shape  # what the review page shows
+    assert "vidéo" in by_name["IMG_0001.MOV"][1] and "AVIF" in by_name["IMG_0002.AVIF"][1]
+    snap = rows(db, "SELECT count(*) FROM pages"), rows(db, "SELECT count(*) FROM fields")
+    ingest([str(d)], db_path=db, workers=1)  # the same folder again: nothing changes
+    assert (rows(db, "SELECT count(*) FROM pages"), rows(db, "SELECT count(*) FROM fields")) == snap

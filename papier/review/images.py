@@ -141,9 +141,10 @@ class PageImages:
             data = np.fromfile(str(p), dtype=np.uint8)
             g = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
             if g is None:
-                try:  # TIFF and other formats OpenCV may not decode: Pillow
-                    from PIL import Image
+                try:  # TIFF, HEIC and other formats OpenCV may not decode: Pillow (with pillow-heif's opener)
+                    from scan_ingest.sources import pillow
 
+                    Image = pillow()
                     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
                     with Image.open(p) as im:
                         g = np.asarray(im.convert("L"))
