@@ -7,13 +7,14 @@ traceback. Imports of heavy modules happen inside commands so `papier --help` st
 from __future__ import annotations
 
 import functools
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from papier.errors import PapierError
+from papier.errors import PapierError, storage_problem
 
 DEFAULT_DB = "papier.db"
 
@@ -27,6 +28,12 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if click.get_current_context().find_root().obj.get("verbose"):
                 raise
             raise click.ClickException(str(exc)) from None
+        except (OSError, sqlite3.OperationalError) as exc:  # a disk that refuses writes, in any command
+            why = storage_problem(exc)
+            if why is None or click.get_current_context().find_root().obj.get("verbose"):
+                raise
+            raise click.ClickException(f"{why} : libérez de la place (ou donnez les droits d'écriture) puis "
+                                       "recommencez") from None
     return wrapper
 
 

@@ -56,6 +56,8 @@ class PageResult:
     known_sets: list[str] | None = None  # the kit lists (ReadContext.known_values) this reading had, by name
     seconds: float = 0.0
     maxrss_kb: int = 0
+    halt: str | None = None         # the disk refused a write (papier.errors.storage_problem): the batch stops,
+                                    # nothing of this page is stored, so that running it again reads it
 
     @property
     def is_manifest(self) -> bool:

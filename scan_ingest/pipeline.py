@@ -13,6 +13,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from typing import Any
 
 from papier.checks import OUT_OF_PERIOD
 from papier.db import files_dir, jdump, now, open_db, put_setting
+from papier.errors import StorageError, storage_problem
 from scan_ingest.model import PageResult
 from scan_ingest.read import ReadContext, read_page, reread_kept
 from scan_ingest.sources import FileProblem, PageLoadError, PageRef, close_cached_pdf, expand_inputs, list_pages
@@ -389,13 +391,39 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
            keep_results: bool = False, period: tuple[_dt.date, _dt.date] | None = None) -> IngestReport:
     """Read every page of `inputs` into the database at `db_path`; see the module docstring.
     `period`: first and last day of the crisis (dates of `recent` fields outside it go to review; default
-    default_period())."""
+    default_period()). A disk that refuses writes (full, read-only) stops the batch with StorageError: every page
+    stored so far is whole, and running the same command again carries on."""
+    report = IngestReport(str(db_path))
+    db = None
+    try:
+        db = open_db(str(db_path))
+        return _ingest(db, report, inputs, keep_work, workers, progress, kits, keep_results, period)
+    except (StorageError, OSError, sqlite3.OperationalError) as exc:
+        why = str(exc) if isinstance(exc, StorageError) else storage_problem(exc)
+        if why is None:
+            raise
+        raise StorageError(_halted(why, report)) from exc
+    finally:
+        if db is not None:
+            db.conn.close()
+
+
+def _halted(why: str, report: IngestReport) -> str:
+    """The message of a batch stopped by its disk."""
+    stored = sum(n for st, n in report.statuses.items() if st != "skip")
+    folder = Path(report.db_path).resolve().parent
+    return (f"{why} : lecture arrêtée après {stored} page(s) enregistrée(s) dans ce lot, rien n'est à moitié "
+            f"écrit. Libérez de la place (ou donnez les droits d'écriture) sur le disque de {folder}, puis relancez "
+            "la même commande : les pages déjà enregistrées ne seront pas relues.")
+
+
+def _ingest(db: Any, report: IngestReport, inputs: list[str], keep_work: str | Path | None, workers: int | None,
+            progress: bool, kits: set[str] | None, keep_results: bool,
+            period: tuple[_dt.date, _dt.date] | None) -> IngestReport:
     t0 = time.perf_counter()
-    db_path = str(db_path)
-    db = open_db(db_path)
+    db_path = report.db_path
     fdir = files_dir(db_path)
     fdir.mkdir(parents=True, exist_ok=True)
-    report = IngestReport(db_path)
     report.period, report.period_source = crisis_period(db, period)
     run_id = int(db.execute("INSERT INTO runs (started, command, inputs, status) VALUES (?, ?, ?, ?)",
                             [now(), "scan ingest", jdump(list(inputs)), "running"]).lastrowid)
@@ -461,7 +489,6 @@ def ingest(inputs: list[str], db_path: str | Path = "papier.db", keep_work: str 
     report.parent_maxrss_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     db.execute("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
                [now(), "done", jdump({k: v for k, v in report.statuses.items()}), run_id])
-    db.conn.close()
     return report
 
 
@@ -656,8 +683,14 @@ def _reading(tasks: list[tuple[int, PageRef | KeptRef]], ctx: ReadContext, worke
         if bar is not None:
             bar[0].advance(bar[1])
 
+    def halting() -> Iterator[PageResult]:
+        for res in results:
+            if res.halt:  # the disk refused a write: stop here, this page unstored (the next run reads it)
+                raise StorageError(res.halt)
+            yield res
+
     try:
-        yield results, advance
+        yield halting(), advance
     finally:
         if bar is not None:
             bar[0].stop()

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from papier.checks import dates_between
+from papier.errors import storage_problem
 from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest import marks as mk
@@ -89,7 +90,7 @@ def read_page(ref: PageRef, ctx: ReadContext, seq: int = 0) -> PageResult:
         res.status, res.reason = "unidentified", str(exc)
     except Exception as exc:  # noqa: BLE001 - one bad page must not stop the batch
         res.status, res.reason = "unidentified", f"erreur inattendue en lisant la page ({type(exc).__name__}: {exc})"
-        res.entries = []
+        res.entries, res.halt = [], storage_problem(exc)
     res.seconds = time.perf_counter() - t0
     res.maxrss_kb = _maxrss_kb()
     return res
@@ -115,7 +116,7 @@ def reread_kept(source: str, idx: int, sha: str, image_rel: str, ctx: ReadContex
         res.status, res.reason = "unidentified", f"image conservée illisible ({exc})"
     except Exception as exc:  # noqa: BLE001
         res.status, res.reason = "unidentified", f"erreur inattendue en relisant la page ({type(exc).__name__}: {exc})"
-        res.entries = []
+        res.entries, res.halt = [], storage_problem(exc)
     res.seconds = time.perf_counter() - t0
     return res
 

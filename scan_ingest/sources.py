@@ -408,6 +408,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
         fh = open(tmp, "wb")
-    with fh:
-        fh.write(data)
-    os.replace(tmp, p)
+    try:
+        with fh:
+            fh.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        try:  # a full disk must not leave a half-written temporary file behind
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

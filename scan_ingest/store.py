@@ -84,7 +84,8 @@ class Store:
             self.fault.maybe_die()
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
+                c.execute("ROLLBACK")
             raise
         self.fault.stored += 1
 
@@ -144,7 +145,8 @@ class Store:
             status, reason = self._sheet(res, page_id)
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
+                c.execute("ROLLBACK")
             raise
         return status, reason
 
