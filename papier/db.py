@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,21 @@ def migrate(db: sqlite_utils.Database) -> None:
             db.conn.execute("BEGIN IMMEDIATE")
             MIGRATIONS[i](db)
             db.conn.execute(f"PRAGMA user_version = {i + 1}")
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE … COMMIT), rolled back on any error, unless SQLite has already
+    rolled it back itself (after SQLITE_FULL, a full disk): a second ROLLBACK would raise and hide the real
+    error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def files_dir(db_path: str | Path) -> Path:

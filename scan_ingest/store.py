@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
-from papier.db import jdump, now
+from papier.db import jdump, now, write_transaction
 from scan_ingest.model import PageResult
 
 FAULT_ENV = "PAPIER_FAULT_KILL_AFTER_PAGES"  # tests: die (SIGKILL) inside the transaction of page N+1
@@ -77,16 +77,9 @@ class Store:
     @contextmanager
     def _page_transaction(self) -> Iterator[sqlite3.Connection]:
         """One page's writes: all or nothing (the fault hook dies inside it, before COMMIT)."""
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self.conn) as c:
             yield c
             self.fault.maybe_die()
-            c.execute("COMMIT")
-        except BaseException:
-            if c.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
-                c.execute("ROLLBACK")
-            raise
         self.fault.stored += 1
 
     def _page_row(self, res: PageResult, scan_id: int | None, sha: str, status: str, reason: str | None,
@@ -131,24 +124,14 @@ class Store:
         """Second pass: a page stored as unidentified (custom form unknown at the time) read again from its kept
         image. Its page row is updated in place (same seq: the batch order stays the order seen); one
         transaction."""
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self.conn) as c:
             row = c.execute("SELECT status, sheet_id FROM pages WHERE id = ?", [page_id]).fetchone()
             if row is None or row[0] != "unidentified" or row[1] is not None:
-                c.execute("ROLLBACK")
-                return "skip", None
+                return "skip", None  # (nothing written: the empty transaction commits)
             if res.status != "identified" or res.manifest_chunks:
                 c.execute("UPDATE pages SET reason = ? WHERE id = ?", [res.reason, page_id])
-                c.execute("COMMIT")
                 return "unidentified", res.reason
-            status, reason = self._sheet(res, page_id)
-            c.execute("COMMIT")
-        except BaseException:
-            if c.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
-                c.execute("ROLLBACK")
-            raise
-        return status, reason
+            return self._sheet(res, page_id)
 
     def update_reading(self, res: PageResult, page_id: int) -> int | None:
         """A page read again from its kept image now that its kit's lists are known: the machine's reading of each

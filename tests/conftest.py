@@ -1,7 +1,10 @@
-"""Shared fixtures. `small_kit`: a real kit (2 pages per register, fixed kit id), built once per session."""
+"""Shared fixtures. `small_kit`: a real kit (2 pages per register, fixed kit id), built once per session;
+`small_disk`: real small filesystems, to fill up."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,3 +19,41 @@ def small_kit(tmp_path_factory: pytest.TempPathFactory):
 
     out = tmp_path_factory.mktemp("small_kit") / "kit"
     return build_kit(Path(out), pages_per_register=2, kit_id=SMALL_KIT_ID, commune="Commune de test")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """mount(size) → a folder on a real tmpfs of that size ("2m"), to fill up; unmounted after the test. Mounting
+    needs root: the test is skipped where it cannot."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        mnt = tmp_path / f"disk{len(mounted)}"
+        mnt.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            pytest.skip(f"no tmpfs here (mount needs root): {r.stderr.strip()[:200]}")
+        mounted.append(mnt)
+        return mnt
+
+    yield mount
+    for mnt in mounted:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def fill_up(folder: Path) -> Path:
+    """Fill the disk of `folder` to the last byte with one file (delete it to make room again)."""
+    junk = folder / "junk.bin"
+    fd = os.open(junk, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 20, 1 << 12, 1):
+            block = bytes(size)
+            try:
+                while True:
+                    os.write(fd, block)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return junk

@@ -431,3 +431,36 @@ def test_queue_cache_follows_every_change(dbp: Path) -> None:
                "'review', 0.0, 0 FROM fields WHERE id = (SELECT MIN(id) FROM fields)")  # an ingest adds fields
     same()
     assert cache.rebuilds >= 3
+
+
+def test_decision_on_a_full_disk_is_refused_plainly(dbp: Path, small_disk: Any) -> None:
+    """The database's disk is full: the decision is not saved, the page says why in French (507, not « erreur
+    interne »), nothing is half-written; once there is room, the same decision goes through."""
+    import sqlite3
+
+    from conftest import fill_up
+
+    size = sum(f.stat().st_size for f in dbp.parent.glob(dbp.name + "*") if f.is_file())
+    disk = small_disk(f"{size // 1024 + 1024}k")
+    db_path = disk / dbp.name
+    with sqlite3.connect(dbp) as src, sqlite3.connect(db_path) as dst:
+        src.backup(dst)
+    db = open_db(db_path)
+    it = rq.item(db, rq.queue_order(db)[0][0])
+    body = json.dumps({"field_id": it["id"], "rev": it["rev"], "action": "set", "value": "1250",
+                       "reviewer": "Alice"}).encode()
+    with Running(db_path) as srv:
+        hdr = {"Content-Type": "application/json", "X-Papier-Token": srv.token}
+        assert _req(srv, "GET", f"/api/item/{it['id']}?t={srv.token}")[0] == 200  # the server's connection is open
+        junk = fill_up(disk)
+        st, data, _ = _req(srv, "POST", "/api/decide", body, hdr)
+        assert st == 507, data
+        assert "disque plein" in json.loads(data)["error"] and "rien n'a été enregistré" in json.loads(data)["error"]
+        junk.unlink()
+        assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 0
+        assert db.execute("SELECT status, rev FROM fields WHERE id = ?", (it["id"],)).fetchone() == ("review",
+                                                                                                    it["rev"])
+        st, data, _ = _req(srv, "POST", "/api/decide", body, hdr)
+        assert st == 200 and json.loads(data)["ok"], data
+    assert db.execute("SELECT status FROM fields WHERE id = ?", (it["id"],)).fetchone() == ("verified",)
+    db.conn.close()

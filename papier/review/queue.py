@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator
 import sqlite_utils
 
 from papier.checks import value_problem
-from papier.db import jdump, jload, now, put_setting
+from papier.db import jdump, jload, now, put_setting, write_transaction
 
 # --- queue groups -------------------------------------------------------------------------------------------------
 
@@ -282,17 +282,12 @@ def set_setting(db: sqlite_utils.Database, key: str, value: Any, reviewer: str =
     if key == "double_entry":
         value = bool(value)
     old = get_settings(db).get(key)
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db.conn):
         put_setting(db, f"review.{key}", value)
         db.conn.execute(
             "INSERT INTO reviews(field_id, page_id, reviewer, at, action, old_value, new_value, old_status, "
             "new_status, note) VALUES (NULL, NULL, ?, ?, 'setting', ?, ?, NULL, NULL, ?)",
             (reviewer, now(), jdump(old), jdump(value), key))
-        db.conn.execute("COMMIT")
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
     return get_settings(db)
 
 
@@ -670,10 +665,6 @@ def blank_value(meta: FieldMeta) -> Any:
 # --- decisions -------------------------------------------------------------------------------------------------
 
 
-def _begin(db: sqlite_utils.Database) -> None:
-    db.conn.execute("BEGIN IMMEDIATE")
-
-
 def _log(db: sqlite_utils.Database, field_id: int | None, page_id: int | None, reviewer: str, action: str,
          old_value: Any, new_value: Any, old_status: str | None, new_status: str | None, note: str | None) -> None:
     db.conn.execute(
@@ -773,16 +764,11 @@ class _StaleRev(Exception):
 def _write(db: sqlite_utils.Database, on_stale: Callable[[], Exception]) -> Iterator[None]:
     """One write transaction: committed when the block ends, rolled back on any error; a stale read inside the
     block (``_StaleRev``) becomes the French conflict ``on_stale()`` builds, and nothing is written."""
-    _begin(db)
     try:
-        yield
-        db.conn.execute("COMMIT")
+        with write_transaction(db.conn):
+            yield
     except _StaleRev:
-        db.conn.execute("ROLLBACK")
         raise on_stale() from None
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
 
 
 def _field_conflict(db: sqlite_utils.Database, field_id: int, reviewer: str) -> Conflict:
