@@ -36,6 +36,7 @@ IMAGE_EXT = {"jpeg": ".jpg", "png": ".png", "heic": ".heic"}
 # read; videos (an iPhone's "Live Photo" companion .MOV, an MP4) and AVIF are named, not guessed at.
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 AVIF_BRANDS = {b"avif", b"avis"}
+VIDEO_BRANDS = {b"qt  ", b"isom", b"iso2", b"mp41", b"mp42", b"M4V ", b"avc1", b"3gp4", b"3gp5", b"3g2a", b"MSNV"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ def sniff(path: str) -> str:
             return "heic"
         if brand in AVIF_BRANDS:
             raise PageLoadError("photo AVIF, format non pris en charge : enregistrez-la en JPEG")
-        raise PageLoadError("vidéo (la « Live Photo » d'un iPhone ?), pas une photo : seules les images sont lues")
+        if brand in VIDEO_BRANDS:
+            raise PageLoadError("vidéo (la « Live Photo » d'un iPhone ?), pas une photo : seules les images sont lues")
     if head[:4] == b"PK\x03\x04":
         if b"word/" in head:
             raise PageLoadError("document Word, pas une numérisation : donnez le PDF ou les images du scanner")
