@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import click
 
-from papier.errors import PapierError, storage_problem
+from papier.errors import PapierError, storage_advice, storage_problem
 
 DEFAULT_DB = "papier.db"
 
@@ -32,8 +32,7 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             why = storage_problem(exc)
             if why is None or click.get_current_context().find_root().obj.get("verbose"):
                 raise
-            raise click.ClickException(f"{why} : libérez de la place (ou donnez les droits d'écriture) puis "
-                                       "recommencez") from None
+            raise click.ClickException(f"{why} : {storage_advice('ce disque')} puis recommencez") from None
     return wrapper
 
 

@@ -64,6 +64,12 @@ _STORAGE_ERRNOS = {
 }
 
 
+def storage_advice(where: str, sentence: bool = False) -> str:
+    """What to do about a storage problem (French); `where`: the disk (« le disque de C:\\papier »); `sentence`:
+    starts a sentence."""
+    return f"{'L' if sentence else 'l'}ibérez de la place (ou donnez les droits d'écriture) sur {where}"
+
+
 def storage_problem(exc: BaseException) -> str | None:
     """What is wrong with the disk when `exc` says writing failed because of it (French); None otherwise."""
     if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:

@@ -25,7 +25,7 @@ from typing import Any
 
 from papier.checks import OUT_OF_PERIOD
 from papier.db import files_dir, jdump, now, open_db, put_setting
-from papier.errors import StorageError, storage_problem
+from papier.errors import StorageError, storage_advice, storage_problem
 from scan_ingest.model import PageResult
 from scan_ingest.read import ReadContext, read_page, reread_kept
 from scan_ingest.sources import FileProblem, PageLoadError, PageRef, close_cached_pdf, expand_inputs, list_pages
@@ -413,8 +413,8 @@ def _halted(why: str, report: IngestReport) -> str:
     stored = sum(n for st, n in report.statuses.items() if st != "skip")
     folder = Path(report.db_path).resolve().parent
     return (f"{why} : lecture arrêtée après {stored} page(s) enregistrée(s) dans ce lot, rien n'est à moitié "
-            f"écrit. Libérez de la place (ou donnez les droits d'écriture) sur le disque de {folder}, puis relancez "
-            "la même commande : les pages déjà enregistrées ne seront pas relues.")
+            f"écrit. {storage_advice(f'le disque de {folder}', True)}, puis relancez la même commande : "
+            "les pages déjà enregistrées ne seront pas relues.")
 
 
 def _ingest(db: Any, report: IngestReport, inputs: list[str], keep_work: str | Path | None, workers: int | None,

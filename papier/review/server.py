@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 import sqlite_utils
 
 from papier.db import open_db
-from papier.errors import storage_problem
+from papier.errors import storage_advice, storage_problem
 from papier.review import queue as rq
 from papier.review.images import CONTENT_TYPES, ImageNotFound, PageImages, jpeg_bytes, safe_path
 from papier.review.suggest import SuggestContext, default_sources, has_source, suggest
@@ -188,8 +188,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - a request must never take the server down
             why = storage_problem(exc)
             if why is not None:  # the disk refuses writes: the decision was not saved, say so plainly
-                self._error(HTTPStatus.INSUFFICIENT_STORAGE, f"{why} : rien n'a été enregistré. Libérez de la place "
-                            "(ou donnez les droits d'écriture) sur le disque de la base, puis recommencez.")
+                self._error(HTTPStatus.INSUFFICIENT_STORAGE, f"{why} : rien n'a été enregistré. "
+                            f"{storage_advice('le disque de la base', True)}, puis recommencez.")
                 return
             print(f"papier review : erreur interne sur {path} : {type(exc).__name__}: {exc}", file=sys.stderr)
             self._error(500, "erreur interne du serveur de relecture (voir le terminal)")
