@@ -20,7 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from papier.db import jdump, now, write_transaction
-from scan_ingest.model import PageResult
+from scan_ingest.model import FieldResult, PageResult
 
 FAULT_ENV = "PAPIER_FAULT_KILL_AFTER_PAGES"  # tests: die (SIGKILL) inside the transaction of page N+1
 
@@ -53,6 +53,18 @@ def _next_seq(conn: sqlite3.Connection) -> int:
 def already_stored(db: sqlite_utils.Database, source: str, idx: int, sha: str) -> bool:
     return db.execute("SELECT 1 FROM pages WHERE source = ? AND idx = ? AND sha256 = ?",
                       [source, idx, sha]).fetchone() is not None
+
+
+def _reading_cols(f: FieldResult) -> tuple[str, str, float, str | None, str | None]:
+    """A field's machine reading as stored: (value, status, confidence, alternatives, reason) — written by
+    Store._sheet, compared and rewritten by Store.update_reading."""
+    return (jdump(f.value), f.status, round(float(f.confidence), 4),
+            jdump(f.alternatives) if f.alternatives else None, f.reason)
+
+
+def _known_sets(res: PageResult) -> str | None:
+    """pages.known_sets of a reading (JSON; None: not recorded)."""
+    return jdump(res.known_sets) if res.known_sets is not None else None
 
 
 class Store:
@@ -91,7 +103,7 @@ class Store:
             "page_key": res.page_key, "copy": res.copy, "sheet_id": sheet_id, "orientation": res.orientation,
             "residual_mm": res.residual_mm, "align_method": res.align_method, "payload": res.payload,
             "seen_at": now(), "bilevel": int(res.bilevel),
-            "known_sets": jdump(res.known_sets) if res.known_sets is not None else None,
+            "known_sets": _known_sets(res),
         }
         cols = ", ".join(row)
         cur = self.conn.execute(f"INSERT INTO pages ({cols}) VALUES ({', '.join('?' * len(row))})",
@@ -157,8 +169,7 @@ class Store:
                     old = stored.get(f.name)
                     if old is None or old[2] == "verified" or old[6] is not None:
                         continue
-                    new = (jdump(f.value), f.status, round(float(f.confidence), 4),
-                           jdump(f.alternatives) if f.alternatives else None, f.reason)
+                    new = _reading_cols(f)
                     if new == tuple(old[1:6]):
                         continue
                     c.execute("UPDATE fields SET value = ?, status = ?, confidence = ?, alternatives = ?, reason = ?, "
@@ -166,7 +177,7 @@ class Store:
                               [*new, new[0], stamp, old[0]])
                     changed += 1
             c.execute("UPDATE pages SET known_sets = ? WHERE id = ?",
-                      [jdump(res.known_sets) if res.known_sets is not None else None, page_id])
+                      [_known_sets(res), page_id])
         return changed
 
     def _sheet(self, res: PageResult, page_id: int) -> tuple[str, str | None]:
@@ -188,7 +199,7 @@ class Store:
         c.execute("UPDATE pages SET status = ?, reason = ?, page_key = ?, copy = ?, orientation = ?, "
                   "residual_mm = ?, align_method = ?, payload = ?, known_sets = ? WHERE id = ?",
                   [status, reason, res.page_key, res.copy, res.orientation, res.residual_mm, res.align_method,
-                   res.payload, jdump(res.known_sets) if res.known_sets is not None else None, page_id])
+                   res.payload, _known_sets(res), page_id])
         cur = c.execute(
             "INSERT INTO sheets (page_key, copy, kit_id, form, form_version, serial, page_id, status, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -204,7 +215,6 @@ class Store:
             c.executemany(
                 "INSERT INTO fields (entry_id, name, type, value, status, confidence, alternatives, reason, has_ink,"
                 " snippet, bbox_mm, machine_value, rev, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(entry_id, f.name, f.type, jdump(f.value), f.status, round(float(f.confidence), 4),
-                  jdump(f.alternatives) if f.alternatives else None, f.reason, int(f.has_ink), f.snippet,
+                [(entry_id, f.name, f.type, *_reading_cols(f), int(f.has_ink), f.snippet,
                   jdump(f.bbox_mm) if f.bbox_mm else None, jdump(f.value), 0, stamp) for f in en.fields])
         return status, reason
