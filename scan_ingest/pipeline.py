@@ -185,6 +185,16 @@ class KeptRef:
     bilevel: bool | None
     shape: tuple[int, int] | None
 
+    @classmethod
+    def of_row(cls, source: str, idx: int, sha256: str, image_path: str, bilevel: int | None, height: int | None,
+               width: int | None) -> "KeptRef":
+        """From a pages row (bilevel NULL: stored before it was recorded, told by the kept pixels)."""
+        return cls(source, idx, sha256, image_path, None if bilevel is None else bool(bilevel),
+                   (height, width) if height and width else None)
+
+    def read(self, ctx: ReadContext) -> PageResult:
+        return reread_kept(self.source, self.idx, self.sha256, self.image_path, ctx, self.bilevel, self.shape)
+
 
 @dataclass(frozen=True)
 class ListsUpdate:
@@ -221,7 +231,7 @@ def _work(task: tuple[int, PageRef | KeptRef, ListsUpdate | None]) -> PageResult
         res.reason = "erreur inattendue en lisant la page (RuntimeError: panne simulée)"
         return res
     if isinstance(ref, KeptRef):
-        return reread_kept(ref.source, ref.idx, ref.sha256, ref.image_path, _ctx, ref.bilevel, ref.shape)
+        return ref.read(_ctx)
     return read_page(ref, _ctx, seq)
 
 
@@ -517,8 +527,7 @@ def _second_pass(db: Any, store: Store, ctx: ReadContext, report: IngestReport, 
             continue
         if (pid.form, pid.form_version) not in forms:
             continue
-        res = reread_kept(source, idx, sha, image_path, ctx2, None if bilevel is None else bool(bilevel),
-                          (h, w) if h and w else None)
+        res = KeptRef.of_row(source, idx, sha, image_path, bilevel, h, w).read(ctx2)
         status, reason = store.reread(res, page_id)
         if status in ("skip", "unidentified"):
             continue
@@ -582,8 +591,7 @@ def _reread_for_lists(db: Any, store: Store, ctx: ReadContext, report: IngestRep
             needed[key] = _lists_needed(form, version, ctx.custom_forms) & available
         if not needed[key] - set(json.loads(had) if had else []):
             continue
-        todo.append((pid, KeptRef(source, idx, sha, image, None if bilevel is None else bool(bilevel),
-                                  (h, w) if h and w else None)))
+        todo.append((pid, KeptRef.of_row(source, idx, sha, image, bilevel, h, w)))
     if not todo:
         return
     _publish(live, ctx.custom_forms, ctx.known_values)
