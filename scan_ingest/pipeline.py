@@ -527,7 +527,7 @@ def _second_pass(db: Any, store: Store, ctx: ReadContext, report: IngestReport, 
             continue
         if (pid.form, pid.form_version) not in forms:
             continue
-        res = KeptRef.of_row(source, idx, sha, image_path, bilevel, h, w).read(ctx2)
+        res = _unless_halted(KeptRef.of_row(source, idx, sha, image_path, bilevel, h, w).read(ctx2))
         status, reason = store.reread(res, page_id)
         if status in ("skip", "unidentified"):
             continue
@@ -678,6 +678,14 @@ def _account(report: IngestReport, res: PageResult, status: str, reason: str | N
         _recount(report, Counter(), _reading_counts(res))
 
 
+def _unless_halted(res: PageResult) -> PageResult:
+    """`res`, unless the disk refused a write while reading it: then the batch stops here, this page unstored (the
+    next run reads it)."""
+    if res.halt:
+        raise StorageError(res.halt)
+    return res
+
+
 @contextmanager
 def _reading(tasks: list[tuple[int, PageRef | KeptRef]], ctx: ReadContext, workers: int,
              live: dict[str, ListsUpdate], progress: bool, total: int,
@@ -693,9 +701,7 @@ def _reading(tasks: list[tuple[int, PageRef | KeptRef]], ctx: ReadContext, worke
 
     def halting() -> Iterator[PageResult]:
         for res in results:
-            if res.halt:  # the disk refused a write: stop here, this page unstored (the next run reads it)
-                raise StorageError(res.halt)
-            yield res
+            yield _unless_halted(res)
 
     try:
         yield halting(), advance
