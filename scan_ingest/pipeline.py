@@ -717,7 +717,7 @@ def _progress(enabled: bool, total: int, what: str = "Lecture des pages") -> tup
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     p = Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                 transient=True, console=None if sys.stderr.isatty() else None)
+                 transient=True)
     p.start()
     task = p.add_task("pages", total=total)
     return p, task
