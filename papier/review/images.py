@@ -135,21 +135,13 @@ class PageImages:
             g = self._gray.get(page_id)
             if g is not None:
                 return g
-            import cv2
+            from scan_ingest.sources import decode_gray, pillow
 
             p = safe_path(self.db_dir, image_path)
-            data = np.fromfile(str(p), dtype=np.uint8)
-            g = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+            pillow().MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # for what OpenCV does not decode (TIFF, HEIC…)
+            g = decode_gray(p.read_bytes())
             if g is None:
-                try:  # TIFF, HEIC and other formats OpenCV may not decode: Pillow (with pillow-heif's opener)
-                    from scan_ingest.sources import pillow
-
-                    Image = pillow()
-                    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-                    with Image.open(p) as im:
-                        g = np.asarray(im.convert("L"))
-                except Exception:
-                    raise ImageNotFound("image illisible") from None
+                raise ImageNotFound("image illisible")
             self._gray.put(page_id, g)
             return g
 
