@@ -365,14 +365,14 @@ def load_page(ref: PageRef) -> LoadedPage:
 
 
 def load_kept(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """The pixels a page was read from, decoded again from its kept evidence file (the original JPEG bytes or a
-    lossless PNG, or the original HEIC). `shape`: the (height, width) it was read at; a JPEG first decoded at half size (a scan over
-    DOWNSCALE_ABOVE_DPI) is decoded at half size again."""
+    """The pixels a page was read from, decoded again from its kept evidence file (the original JPEG or HEIC
+    bytes, or a lossless PNG). `shape`: the (height, width) it was read at; a JPEG first decoded at half size (a
+    scan over DOWNSCALE_ABOVE_DPI) is decoded at half size again."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PageLoadError(f"image conservée introuvable ({exc.strerror})") from None
-    flag = cv2.IMREAD_GRAYSCALE
+    half = False
     if shape is not None and Path(path).suffix.lower() in (".jpg", ".jpeg"):
         import io
 
@@ -384,9 +384,8 @@ def load_kept(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
         except Exception:  # noqa: BLE001 - not a readable JPEG: imdecode below says so
             w = h = 0
         hh, hw = (h + 1) // 2, (w + 1) // 2  # (either way round: imdecode applies an EXIF rotation, PIL's size not)
-        if tuple(shape) not in ((h, w), (w, h)) and tuple(shape) in ((hh, hw), (hw, hh)):
-            flag = cv2.IMREAD_REDUCED_GRAYSCALE_2
-    gray = cv2.imdecode(np.frombuffer(data, np.uint8), flag) if flag != cv2.IMREAD_GRAYSCALE else decode_gray(data)
+        half = tuple(shape) not in ((h, w), (w, h)) and tuple(shape) in ((hh, hw), (hw, hh))
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2) if half else decode_gray(data)
     if gray is None:
         raise PageLoadError("image conservée illisible (tronquée ou endommagée)")
     return np.ascontiguousarray(gray)
