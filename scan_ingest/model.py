@@ -50,6 +50,7 @@ class PageResult:
     orientation: int | None = None  # 0/90/180/270: how the page was turned on the image
     residual_mm: float | None = None
     align_method: str | None = None
+    bend_mm: float = 0.0            # how far the printed frames sit from where a flat page puts them (flatness.py)
     entries: list[EntryResult] = field(default_factory=list)
     manifest_chunks: list[tuple[str, int, int, str]] = field(default_factory=list)  # kit, index, count, data
     bilevel: bool = False           # captured in black and white (sources.LoadedPage.bilevel): a re-read needs it

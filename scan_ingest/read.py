@@ -23,17 +23,19 @@ from papier.checks import dates_between
 from papier.errors import storage_problem
 from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
+from scan_ingest import flatness
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
+from scan_ingest.flatness import Flatness
 from scan_ingest.identify import identify
 from scan_ingest.model import EntryResult, FieldResult, PageResult
 from scan_ingest.sources import (
     PageLoadError, PageRef, evidence_bytes, load_kept, load_page, two_levels, write_atomic,
 )
 from scan_ingest.thresholds import (
-    ALIGN_PX_PER_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2, COPY_LINE_BAND_MM,
-    COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN, RESIDUAL_REVIEW_MM,
-    SNIPPET_MARGIN_MM,
+    ALIGN_PX_PER_MM, BEND_REVIEW_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2,
+    COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN,
+    RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -166,7 +168,9 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
     aligned = warp(gray, al, ident.layout.size_mm)
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
-    res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al, bilevel)
+    flat = flatness.measure(aligned, ident.layout)
+    res.bend_mm = round(flat.bend_mm, 2)
+    res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al, flat, bilevel)
     # what an empty « copie n° » box may still hold: measured only when the box reads empty (_copy_number)
     empty_copy = any(fr.name == "copie" and not fr.has_ink for fr in res.entries[-1].fields)
     doubts = (_copy_box_trace(dark, ident.layout), _copy_box_binarised(aligned, ident.layout),
@@ -176,6 +180,9 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
         _copy_snippet(res.entries, aligned, ident.layout, ctx, sha)
     if al.residual_mm > RESIDUAL_REVIEW_MM:
         res.reason = f"calage imprécis ({al.residual_mm:.2f} mm) : toutes les valeurs à vérifier"
+    elif res.bend_mm > BEND_REVIEW_MM:
+        res.reason = (f"page pas à plat ({res.bend_mm:.1f} mm) : toutes les valeurs à vérifier — "
+                      "la renumériser bien à plat")
     if ctx.keep_work:
         draw_work(aligned, ident.layout, res, Path(ctx.keep_work) / f"{seq:06d}_{pid.page_key}.png")
 
@@ -338,7 +345,7 @@ def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> 
 
 
 def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx: ReadContext, sha: str,
-                kit_id: str, serial: int, al: Alignment, bilevel: bool = False) -> list[EntryResult]:
+                kit_id: str, serial: int, al: Alignment, flat: Flatness, bilevel: bool = False) -> list[EntryResult]:
     plan = mk.mark_plan(layout)
     shifts = mk.registration(dark, plan)  # where the printed bubbles really are (a few px off after alignment)
     raw, frac = mk.measure_marks(dark, plan, shifts, bilevel)
@@ -402,12 +409,25 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
     _journal_order(layout, entries, api, raw_digits, ctx)
     _joint_totals(layout, entries, api, raw_digits)
     _check_totals(layout, entries)
-    if al.residual_mm > RESIDUAL_REVIEW_MM:
-        for en in entries:
-            for fr in en.fields:
-                if fr.status == "auto":
-                    fr.status, fr.reason = "review", f"page mal calée ({al.residual_mm:.2f} mm)"
+    _page_doubts(entries, al, flat)
     return entries
+
+
+def _page_doubts(entries: list[EntryResult], al: Alignment, flat: Flatness) -> None:
+    """What the page's geometry casts on every value: a page aligned badly, or not lying flat, sends all its
+    values to review; a field whose printed frame was found away from where it was read, that field."""
+    if al.residual_mm > RESIDUAL_REVIEW_MM:
+        page = f"page mal calée ({al.residual_mm:.2f} mm)"
+    elif flat.bend_mm > BEND_REVIEW_MM:
+        page = f"page pas à plat (pliée ou gondolée : cases décalées de {flat.bend_mm:.1f} mm)"
+    else:
+        page = None
+    for en in entries:
+        for fi, fr in enumerate(en.fields):
+            off = flat.off.get((en.row, fi))
+            why = page or (f"case décalée de {off:.1f} mm (feuille pas à plat ?)" if off is not None else None)
+            if why and fr.status == "auto":
+                fr.status, fr.reason = "review", why
 
 
 def _line_amounts(layout: PageLayout, entries: list[EntryResult], col: str) -> list[tuple[EntryResult, FieldResult]]:

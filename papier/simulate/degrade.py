@@ -26,6 +26,7 @@ class Profile:
     upside_down: bool = False
     photo: bool = False                     # perspective, light, background, colour
     photo_width: int = 3000
+    bend_mm: float = 0.0                    # a page that does not lie flat (folded, curled): interior shift, mm
     default_fmt: str = "pdf"
 
 
@@ -42,6 +43,10 @@ PROFILES: dict[str, Profile] = {
                            upside_down=True),
     "phone_photo": Profile("phone_photo", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90), photo=True,
                            default_fmt="jpg"),
+    # a sheet that was folded in four to be carried, or curls up, photographed on a table: the corners (and
+    # their markers) lie nearly where a flat page would put them, the middle of the page does not
+    "phone_photo_bent": Profile("phone_photo_bent", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90),
+                                photo=True, default_fmt="jpg", bend_mm=3.0),
 }
 # A photocopied blank (before anyone writes on it): furniture a bit darker, a few specks, no skew of the
 # content relative to the printed grid beyond a little.
@@ -114,6 +119,31 @@ def _fax(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(bits, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
+def _bend(img: np.ndarray, bend_mm: float, rng: np.random.Generator) -> np.ndarray:
+    """The page as seen from above when it does not lie flat: a fold (a ridge across the sheet, where it was
+    folded to be carried) or a curl, drawn as a smooth displacement that is zero at the page's edges and reaches
+    up to ``bend_mm`` inside, both along the page (foreshortening) and across it (the raised part looks larger).
+    A homography from the corner markers cannot undo it."""
+    h, w = img.shape[:2]
+    mm = max(h, w) / 297.0  # px per mm (A4, either orientation)
+    amp = rng.uniform(0.4, 1.0) * bend_mm * mm
+    across = bool(rng.integers(2))  # the fold/curl line runs across the page's width (True) or down its height
+    pos = rng.uniform(0.3, 0.7)     # where the ridge is, as a share of the page
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    u, v = (yy / h, xx / w) if across else (xx / w, yy / h)   # u runs across the ridge, v along it
+    # ridge profile: 0 at both edges, 1 at the ridge, smooth (a tent rounded by a sine on each side)
+    prof = np.where(u < pos, np.sin(0.5 * np.pi * u / pos), np.sin(0.5 * np.pi * (1 - u) / (1 - pos)))
+    prof *= np.sin(np.pi * v) ** 0.5  # the corners stay put (the sheet is held flat at its corners)
+    du = amp * prof * rng.choice([-1.0, 1.0])                 # shift across the ridge
+    dv = 0.5 * amp * prof * (v - 0.5) * 2                      # raised part looks larger along the ridge
+    if across:
+        map_x, map_y = xx - dv, yy - du
+    else:
+        map_x, map_y = xx - du, yy - dv
+    return cv2.remap(img, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
 def _photo(img: np.ndarray, p: Profile, rng: np.random.Generator) -> np.ndarray:
     """A phone photo: the page on a table, perspective, uneven light and a shadow, blur, colour, ~3000 px wide."""
     cv2.setRNGSeed(int(rng.integers(2**31 - 1)))
@@ -144,6 +174,8 @@ def _photo(img: np.ndarray, p: Profile, rng: np.random.Generator) -> np.ndarray:
     src = np.array([(0, 0), (w, 0), (w, h), (0, h)], np.float32)
     M = cv2.getPerspectiveTransform(src, dst)
     gray = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    if p.bend_mm:
+        gray = _bend(gray, p.bend_mm, rng)
     warped = cv2.warpPerspective(gray, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                  borderValue=0)
     mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), M, (W, H), flags=cv2.INTER_LINEAR)
