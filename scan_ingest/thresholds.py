@@ -34,11 +34,15 @@ RESIDUAL_REVIEW_MM = 1.0
 QR_ONLY_RESIDUAL_MM = 0.6
 # A page that does not lie flat (folded, curled; flatness.py): each field's printed frame is looked for within
 # ±FLAT_SEARCH_MM of its place, at FLAT_PX_PER_MM, by normalised cross-correlation; a frame counts when its
-# correlation is at least FLAT_MIN_NCC and beats any other match 1.5 mm away or more by FLAT_AMBIGUITY.
-# Measured on 40 pages each of scanner_200, fax, phone_photo (flat): the second farthest frame from the page's
-# common offset is at most 0.35 mm; on 39 bent phone photos (folds of 1.2–3 mm): at least 0.75 mm.
+# correlation is at least FLAT_MIN_NCC and beats any other match 1.5 mm away or more by FLAT_AMBIGUITY, and when
+# it agrees with its neighbours. The page's measure: the second farthest frame from its place on the layout.
+# Measured (session 15, bench_scan seed 5 pages, 79–85 per profile): a perfect render ≤ 0.15 mm; scanner
+# profiles ≤ 0.23 mm, phone photos ≤ 0.15, photocopy ≤ 0.37, fax ≤ 0.23 but one page at 1.09 (initials written
+# over two writing boxes moved both matches); bent phone photos (folds of 1.2–3 mm, profile phone_photo_bent):
+# 83 of 85 above 0.6 mm, one at 0.45, one with too few frames to tell. Above BEND_REVIEW_MM every value of the
+# page goes to review; a single field's frame found farther than FIELD_OFF_MM sends that field to review.
 FLAT_PX_PER_MM = 4.0
-FLAT_SEARCH_MM = 6.0
+FLAT_SEARCH_MM = 4.0
 FLAT_MIN_NCC = 0.3
 FLAT_AMBIGUITY = 0.1
 BEND_REVIEW_MM = 0.45
