@@ -42,6 +42,7 @@ class IngestReport:
     statuses: Counter[str] = field(default_factory=Counter)
     problems: list[tuple[str, int, str]] = field(default_factory=list)   # source, index, reason
     conflicts: list[tuple[str, int, str]] = field(default_factory=list)
+    rescan: dict[tuple[str, int], str] = field(default_factory=dict)  # (source, index) → why every value is in review
     entries: int = 0
     fields_review: int = 0
     fields_total: int = 0
@@ -95,6 +96,11 @@ class IngestReport:
         if self.problems:
             lines.append("Pages non identifiées :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.problems]
+        if self.rescan:
+            lines.append("Pages lues mais toutes leurs valeurs sont à vérifier : les renumériser bien à plat (vitre "
+                         "du scanner, feuille dépliée) est plus rapide ; la nouvelle image apparaîtra en conflit avec "
+                         "l'ancienne, gardez la meilleure :")
+            lines += [f"  - {src} page {idx} : {why}" for (src, idx), why in self.rescan.items()]
         if self.conflicts:
             lines.append("Conflits (deux images différentes de la même feuille, à trancher) :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.conflicts]
@@ -676,6 +682,8 @@ def _account(report: IngestReport, res: PageResult, status: str, reason: str | N
         report.conflicts.append((res.source, res.idx, reason or "?"))
     if status in ("identified", "conflict"):
         _recount(report, Counter(), _reading_counts(res))
+        if res.rescan:
+            report.rescan[(res.source, res.idx)] = res.reason or "?"
 
 
 def _unless_halted(res: PageResult) -> PageResult:

@@ -181,8 +181,8 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     if al.residual_mm > RESIDUAL_REVIEW_MM:
         res.reason = f"calage imprécis ({al.residual_mm:.2f} mm) : toutes les valeurs à vérifier"
     elif res.bend_mm > BEND_REVIEW_MM:
-        res.reason = (f"page pas à plat ({res.bend_mm:.1f} mm) : toutes les valeurs à vérifier — "
-                      "la renumériser bien à plat")
+        res.reason = f"page pas à plat (cases décalées de {res.bend_mm:.1f} mm) : toutes les valeurs à vérifier"
+    res.rescan = al.residual_mm > RESIDUAL_REVIEW_MM or res.bend_mm > BEND_REVIEW_MM
     if ctx.keep_work:
         draw_work(aligned, ident.layout, res, Path(ctx.keep_work) / f"{seq:06d}_{pid.page_key}.png")
 

@@ -63,12 +63,12 @@ def test_bent_phone_photos_send_their_values_to_review(small_kit, tmp_path):
     from papier.simulate import simulate_batch
     from scan_ingest.pipeline import ingest
 
-    dbs = {}
+    dbs, reports = {}, {}
     for profile in ("phone_photo", "phone_photo_bent"):
         simulate_batch(small_kit.out_dir, tmp_path / profile, profile=profile, n_pages=4, seed=21, fmt="jpg")
         files = sorted(str(p) for p in (tmp_path / profile).iterdir() if p.suffix == ".jpg")
         dbs[profile] = tmp_path / f"{profile}.db"
-        ingest(files, dbs[profile], workers=1)
+        reports[profile] = ingest(files, dbs[profile], workers=1)
 
     def pages(db):
         con = sqlite3.connect(db)
@@ -85,3 +85,7 @@ def test_bent_phone_photos_send_their_values_to_review(small_kit, tmp_path):
     flagged = [k for k, (reason, _) in bent.items() if "pas à plat" in reason]
     assert len(flagged) >= 3
     assert all(bent[k][1] == 0 for k in flagged)
+    # the summary tells staff which pages to scan again, flat
+    assert "renumériser bien à plat" not in reports["phone_photo"].summary()
+    told = reports["phone_photo_bent"].summary().split("renumériser bien à plat")[1]
+    assert told.count("pas à plat") == len(flagged)
