@@ -26,7 +26,6 @@ from papier.layout import FieldGeom, PageLayout, Rect
 from scan_ingest import flatness
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
-from scan_ingest.flatness import Flatness
 from scan_ingest.identify import identify
 from scan_ingest.model import EntryResult, FieldResult, PageResult
 from scan_ingest.sources import (
@@ -178,11 +177,9 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.copy = _copy_number(res.entries, *doubts)
     if res.copy is None:
         _copy_snippet(res.entries, aligned, ident.layout, ctx, sha)
-    if al.residual_mm > RESIDUAL_REVIEW_MM:
-        res.reason = f"calage imprécis ({al.residual_mm:.2f} mm) : toutes les valeurs à vérifier"
-    elif res.bend_mm > BEND_REVIEW_MM:
-        res.reason = f"page pas à plat (cases décalées de {res.bend_mm:.1f} mm) : toutes les valeurs à vérifier"
-    res.rescan = al.residual_mm > RESIDUAL_REVIEW_MM or res.bend_mm > BEND_REVIEW_MM
+    doubt = _geometry_doubt(al, flat)
+    if doubt:
+        res.reason, res.rescan = f"{doubt} : toutes les valeurs à vérifier", True
     if ctx.keep_work:
         draw_work(aligned, ident.layout, res, Path(ctx.keep_work) / f"{seq:06d}_{pid.page_key}.png")
 
@@ -345,7 +342,7 @@ def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> 
 
 
 def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx: ReadContext, sha: str,
-                kit_id: str, serial: int, al: Alignment, flat: Flatness, bilevel: bool = False) -> list[EntryResult]:
+                kit_id: str, serial: int, al: Alignment, flat: flatness.Flatness, bilevel: bool = False) -> list[EntryResult]:
     plan = mk.mark_plan(layout)
     shifts = mk.registration(dark, plan)  # where the printed bubbles really are (a few px off after alignment)
     raw, frac = mk.measure_marks(dark, plan, shifts, bilevel)
@@ -413,15 +410,19 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
     return entries
 
 
-def _page_doubts(entries: list[EntryResult], al: Alignment, flat: Flatness) -> None:
+def _geometry_doubt(al: Alignment, flat: flatness.Flatness) -> str | None:
+    """Why no value of this page can be trusted where it was read (French, for the page and its fields), if so."""
+    if al.residual_mm > RESIDUAL_REVIEW_MM:
+        return f"page mal calée ({al.residual_mm:.2f} mm)"
+    if flat.bend_mm > BEND_REVIEW_MM:
+        return f"page pas à plat (pliée ou gondolée : cases décalées de {flat.bend_mm:.1f} mm)"
+    return None
+
+
+def _page_doubts(entries: list[EntryResult], al: Alignment, flat: flatness.Flatness) -> None:
     """What the page's geometry casts on every value: a page aligned badly, or not lying flat, sends all its
     values to review; a field whose printed frame was found away from where it was read, that field."""
-    if al.residual_mm > RESIDUAL_REVIEW_MM:
-        page = f"page mal calée ({al.residual_mm:.2f} mm)"
-    elif flat.bend_mm > BEND_REVIEW_MM:
-        page = f"page pas à plat (pliée ou gondolée : cases décalées de {flat.bend_mm:.1f} mm)"
-    else:
-        page = None
+    page = _geometry_doubt(al, flat)
     for en in entries:
         for fi, fr in enumerate(en.fields):
             off = flat.off.get((en.row, fi))
