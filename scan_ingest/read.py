@@ -710,7 +710,7 @@ GREEN, ORANGE, RED = (60, 170, 60), (0, 140, 255), (40, 40, 220)
 def draw_work(aligned: np.ndarray, layout: PageLayout, res: PageResult, path: Path) -> None:
     """The aligned page with every field framed: green certain, orange review, red problems."""
     img = cv2.cvtColor(aligned, cv2.COLOR_GRAY2BGR)
-    bad = res.residual_mm is not None and res.residual_mm > RESIDUAL_REVIEW_MM
+    bad = res.rescan  # badly aligned or not flat: every value in review
     geoms = {(e.row, f.name): f for e in layout.entries for f in e.fields}
     for en in res.entries:
         for fr in en.fields:
@@ -728,7 +728,8 @@ def draw_work(aligned: np.ndarray, layout: PageLayout, res: PageResult, path: Pa
                     continue
                 cv2.rectangle(img, (int(z.x * K), int(z.y * K)), (int((z.x + z.w) * K), int((z.y + z.h) * K)),
                               colour, 2)
-    cv2.putText(img, f"{res.page_key} copie={res.copy} residu={res.residual_mm}mm {res.align_method}",
+    cv2.putText(img, f"{res.page_key} copie={res.copy} residu={res.residual_mm}mm {res.align_method} "
+                     f"pli={res.bend_mm}mm",
                 (int(30 * K), int(34 * K)), cv2.FONT_HERSHEY_SIMPLEX, 0.8, RED if bad else GREEN, 2)
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
