@@ -6,12 +6,13 @@ middle moves by a few millimetres: the homography cannot see it, and the marker 
 read 3 mm off its printed square sees the square's own border as a tick (measured: 20 silent errors on 86 bent
 phone photos, bench_scan profile ``phone_photo_bent``, before this check).
 
-So every field's printed frame (comb boxes, writing box, checkbox square, bubble rings) is looked for around its
-place on the aligned page, at FLAT_PX_PER_MM, by normalised cross-correlation with a drawing of the frame. A
-frame found as well one step away (comb boxes are periodic) or not found at all says nothing. On a flat page the
-frames sit within about 0.35 mm of one common offset whatever the capture (scanner, photocopy, fax, phone photo);
-a page where two frames or more sit farther than BEND_REVIEW_MM from it is not flat, and every value read on it
-goes to review.
+So every field's printed frame (comb boxes, writing box, checkbox square, bubble rings) is looked for within
+±FLAT_SEARCH_MM of its place on the aligned page, at FLAT_PX_PER_MM, by normalised cross-correlation with a
+drawing of the frame as the page shows it. A frame found as well 1.5 mm away or more (comb boxes are periodic),
+not found, or found where its neighbours disagree (initials written over a small box) says nothing. On a flat page
+the frames sit within 0.4 mm of their place whatever the capture (scanner, photocopy, fax, phone photo; figures in
+thresholds.py); a page whose second farthest frame sits farther than BEND_REVIEW_MM is not flat, and every value
+read on it goes to review (read._page_doubts).
 """
 
 from __future__ import annotations
