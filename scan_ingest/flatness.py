@@ -129,8 +129,8 @@ def measure(aligned: np.ndarray, layout: PageLayout) -> Flatness:
     """How far from its place on the layout each reliable frame was found. A frame whose displacement disagrees
     with its neighbours' (within _NEAR_MM) by more than _AGREE_MM is left out — a fold moves neighbouring frames
     together, while handwritten initials over a small box can pull its match away alone — and so is a frame with
-    no reliable neighbour. The page's measure is the second largest distance left. 0 when fewer than
-    two frames are left."""
+    no reliable neighbour. The page's measure is the second largest distance left; 0 (nothing to tell) when fewer
+    than three frames are reliable or fewer than two are left."""
     ok = [s for s in frame_shifts(aligned, layout) if s.reliable]
     if len(ok) < 3:
         return Flatness(0.0, {})

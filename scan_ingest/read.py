@@ -342,7 +342,8 @@ def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> 
 
 
 def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx: ReadContext, sha: str,
-                kit_id: str, serial: int, al: Alignment, flat: flatness.Flatness, bilevel: bool = False) -> list[EntryResult]:
+                kit_id: str, serial: int, al: Alignment, flat: flatness.Flatness,
+                bilevel: bool = False) -> list[EntryResult]:
     plan = mk.mark_plan(layout)
     shifts = mk.registration(dark, plan)  # where the printed bubbles really are (a few px off after alignment)
     raw, frac = mk.measure_marks(dark, plan, shifts, bilevel)
