@@ -12,7 +12,7 @@ drawing of the frame as the page shows it. A frame found as well 1.5 mm away or 
 not found, or found where its neighbours disagree (initials written over a small box) says nothing. On a flat page
 the frames sit within 0.4 mm of their place whatever the capture (scanner, photocopy, fax, phone photo; figures in
 thresholds.py); a page whose second farthest frame sits farther than BEND_REVIEW_MM is not flat, and every value
-read on it goes to review (read._page_doubts).
+read on it goes to review (read.page_doubts).
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ class IngestReport:
     problems: list[tuple[str, int, str]] = field(default_factory=list)   # source, index, reason
     conflicts: list[tuple[str, int, str]] = field(default_factory=list)
     rescan: dict[tuple[str, int], str] = field(default_factory=dict)  # (source, index) → why every value is in review
+    faded: dict[tuple[str, int], int] = field(default_factory=dict)  # (source, index) → fields under a reflection
     entries: int = 0
     fields_review: int = 0
     fields_total: int = 0
@@ -101,6 +102,11 @@ class IngestReport:
                          "du scanner, feuille dépliée) est plus rapide ; la nouvelle image apparaîtra en conflit avec "
                          "l'ancienne, gardez la meilleure :")
             lines += [f"  - {src} page {idx} : {why}" for (src, idx), why in self.rescan.items()]
+        if self.faded:
+            lines.append("Reflets ou zones trop claires sur l'image : ces champs sont à lire sur la page (une encre "
+                         "pâle a pu y disparaître) ; reprendre la photo sans reflet (sans flash, lumière de côté) est "
+                         "plus rapide, la nouvelle image apparaîtra en conflit avec l'ancienne :")
+            lines += [f"  - {src} page {idx} : {n} champ(s)" for (src, idx), n in self.faded.items()]
         if self.conflicts:
             lines.append("Conflits (deux images différentes de la même feuille, à trancher) :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.conflicts]
@@ -684,6 +690,8 @@ def _account(report: IngestReport, res: PageResult, status: str, reason: str | N
         _recount(report, Counter(), _reading_counts(res))
         if res.rescan:
             report.rescan[(res.source, res.idx)] = res.reason or "?"
+        if res.faded:
+            report.faded[(res.source, res.idx)] = res.faded
 
 
 def _unless_halted(res: PageResult) -> PageResult:

@@ -23,7 +23,7 @@ from papier.checks import dates_between
 from papier.errors import storage_problem
 from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
-from scan_ingest import flatness
+from scan_ingest import fade, flatness
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
@@ -167,19 +167,21 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
     aligned = warp(gray, al, ident.layout.size_mm)
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
-    flat = flatness.measure(aligned, ident.layout)
-    res.bend_mm = round(flat.bend_mm, 2)
-    res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, al, flat, bilevel)
+    doubts = page_doubts(aligned, dark, ident.layout, al, bilevel)
+    res.bend_mm = doubts.bend_mm
+    res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, doubts, bilevel)
     # what an empty « copie n° » box may still hold: measured only when the box reads empty (_copy_number)
     empty_copy = any(fr.name == "copie" and not fr.has_ink for fr in res.entries[-1].fields)
-    doubts = (_copy_box_trace(dark, ident.layout), _copy_box_binarised(aligned, ident.layout),
-              _copy_edge_ink(dark, ident.layout)) if empty_copy else ()
-    res.copy = _copy_number(res.entries, *doubts)
+    copy_doubts = (_copy_box_trace(dark, ident.layout), _copy_box_binarised(aligned, ident.layout),
+                   _copy_edge_ink(dark, ident.layout)) if empty_copy else ()
+    res.copy = _copy_number(res.entries, *copy_doubts)
     if res.copy is None:
         _copy_snippet(res.entries, aligned, ident.layout, ctx, sha)
-    doubt = _geometry_doubt(al, flat)
-    if doubt:
-        res.reason, res.rescan = f"{doubt} : toutes les valeurs à vérifier", True
+    if doubts.page:
+        res.reason, res.rescan = f"{doubts.page} : toutes les valeurs à vérifier", True
+    elif doubts.faded:
+        res.faded = len(doubts.faded)
+        res.reason = f"{FADED_PAGE} : {res.faded} champ(s) à vérifier"
     if ctx.keep_work:
         draw_work(aligned, ident.layout, res, Path(ctx.keep_work) / f"{seq:06d}_{pid.page_key}.png")
 
@@ -342,8 +344,7 @@ def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray) -> 
 
 
 def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx: ReadContext, sha: str,
-                kit_id: str, serial: int, al: Alignment, flat: flatness.Flatness,
-                bilevel: bool = False) -> list[EntryResult]:
+                kit_id: str, serial: int, doubts: PageDoubts, bilevel: bool = False) -> list[EntryResult]:
     plan = mk.mark_plan(layout)
     shifts = mk.registration(dark, plan)  # where the printed bubbles really are (a few px off after alignment)
     raw, frac = mk.measure_marks(dark, plan, shifts, bilevel)
@@ -381,6 +382,8 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
             else:  # text: transcription happens in the review page
                 results[(e.row, fi)] = FieldResult(f.name, f.type, None, "review", 0.0, [], "écriture à transcrire",
                                                    True, bbox_mm=_bbox(f.ink_zone()))
+    for key in doubts.faded.keys() & results.keys():
+        _faded(results[key])
     api, readings = _read_all_digits(digit_todo, aligned)
     raw_digits: dict[int, Any] = {}
     # pass 2: digit decisions; page totals last, with the sum of the lines when every line is certain
@@ -396,6 +399,8 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
             expected = _expected_sum(layout, partial, f.defn.sum_of)
         results[digit_keys[i]] = _digits_result(f, ink, readings[i] if readings is not None else None, api, ctx,
                                                 expected, raw_digits)
+        if digit_keys[i] in doubts.faded:  # before the page total is read: its lines' sum is then unknown
+            _faded(results[digit_keys[i]])
 
     entries: list[EntryResult] = []
     for e in layout.entries:
@@ -407,29 +412,63 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
     _journal_order(layout, entries, api, raw_digits, ctx)
     _joint_totals(layout, entries, api, raw_digits)
     _check_totals(layout, entries)
-    _page_doubts(entries, al, flat)
+    _apply_doubts(entries, doubts)
     return entries
 
 
-def _geometry_doubt(al: Alignment, flat: flatness.Flatness) -> str | None:
-    """Why no value of this page can be trusted where it was read (French, for the page and its fields), if so."""
+FADED_FIELD = "zone trop claire sur l'image (reflet ?) : à lire sur la page"
+FADED_PAGE = "reflet ou zone trop claire sur l'image"
+
+
+@dataclass(frozen=True)
+class PageDoubts:
+    """What the page's capture casts on values read where the layout puts them."""
+    page: str | None                          # why no value of the page can be trusted (French), if so
+    off: dict[tuple[int, int], float]         # (row, field index) → mm: a field's frame found away from its place
+    faded: dict[tuple[int, int], float]       # (row, field index) → print contrast: ink there may be unseen
+    bend_mm: float = 0.0
+
+
+def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: Alignment,
+                bilevel: bool) -> PageDoubts:
+    """A page aligned badly or not lying flat (flatness.py) sends all its values to review; a field whose printed
+    frame was found away from its place, or fainter than the page's print (a reflection, fade.py), that field."""
+    flat = flatness.measure(aligned, layout)
+    page = None
     if al.residual_mm > RESIDUAL_REVIEW_MM:
-        return f"page mal calée ({al.residual_mm:.2f} mm)"
-    if flat.bend_mm > BEND_REVIEW_MM:
-        return f"page pas à plat (pliée ou gondolée : cases décalées de {flat.bend_mm:.1f} mm)"
-    return None
+        page = f"page mal calée ({al.residual_mm:.2f} mm)"
+    elif flat.bend_mm > BEND_REVIEW_MM:
+        page = f"page pas à plat (pliée ou gondolée : cases décalées de {flat.bend_mm:.1f} mm)"
+    # a page not where the layout says is measured nowhere for fading; a fax's grey print is dithered into dots
+    faded = {} if page or bilevel else fade.measure(dark, layout).faded
+    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2))
 
 
-def _page_doubts(entries: list[EntryResult], al: Alignment, flat: flatness.Flatness) -> None:
-    """What the page's geometry casts on every value: a page aligned badly, or not lying flat, sends all its
-    values to review; a field whose printed frame was found away from where it was read, that field."""
-    page = _geometry_doubt(al, flat)
+def _to_review(fr: FieldResult, why: str) -> None:
+    """Into review for `why`; a field already in review keeps its own reason after it."""
+    if fr.status == "auto":
+        fr.status, fr.reason = "review", why
+    elif why not in (fr.reason or ""):
+        fr.reason = f"{why} ; {fr.reason}" if fr.reason else why
+
+
+def _faded(fr: FieldResult) -> None:
+    """Ink may be there, unseen: the field is looked at, with its snippet, like a written one."""
+    fr.has_ink = True
+    _to_review(fr, FADED_FIELD)
+
+
+def _apply_doubts(entries: list[EntryResult], doubts: PageDoubts) -> None:
+    """The page's doubts, last (after the journal order and the page total, which can accept a field): the page's
+    or a field's geometry sends what was accepted to review; a faded field goes whatever it read."""
     for en in entries:
         for fi, fr in enumerate(en.fields):
-            off = flat.off.get((en.row, fi))
-            why = page or (f"case décalée de {off:.1f} mm (feuille pas à plat ?)" if off is not None else None)
-            if why and fr.status == "auto":
-                fr.status, fr.reason = "review", why
+            off = doubts.off.get((en.row, fi))
+            if doubts.page or off is not None:
+                if fr.status == "auto":
+                    fr.status, fr.reason = "review", doubts.page or f"case décalée de {off:.1f} mm (feuille pas à plat ?)"
+            elif (en.row, fi) in doubts.faded:
+                _to_review(fr, FADED_FIELD)
 
 
 def _line_amounts(layout: PageLayout, entries: list[EntryResult], col: str) -> list[tuple[EntryResult, FieldResult]]:

@@ -47,6 +47,20 @@ FLAT_MIN_NCC = 0.3
 FLAT_AMBIGUITY = 0.1
 BEND_REVIEW_MM = 0.45
 FIELD_OFF_MM = 0.45
+# A reflection on a photo (fade.py): each field's printed frame, in pieces (a box, a bubble, FADE_PIECE_MM of a
+# writing box), is measured as the median along its lines (every FADE_STEP_MM) of the darkest pixel within
+# ±FADE_BAND_MM across them. Measured (session 16, bench_scan seed 1 pages, 81–85 per profile, about 24,700 pieces
+# each): every piece of every page of the scanner profiles, photocopy, upside down and phone photos is at least
+# 0.84 of its page's median (page medians 0.22–0.36); under a reflection (profile phone_photo_glare, seed 5) pieces
+# fall to 0.05–0.1 and the three marks read wrong there sat at 0.07–0.10. Below FADE_REVIEW of the page's median a
+# field goes to review even when it reads blank — where the print has lost 40 % of its contrast, pale ink (pencil)
+# falls under INK_DARKNESS. Fax pages (bilevel) are not measured: their grey print is dithered into dots (page
+# medians 0–0.6), and neither is a page whose median is under FADE_MIN_PRINT.
+FADE_PIECE_MM = 10.0
+FADE_STEP_MM = 0.5
+FADE_BAND_MM = 0.75
+FADE_REVIEW = 0.6
+FADE_MIN_PRINT = 0.1
 
 # --- marks (bubbles, checkboxes) --------------------------------------------------------------------------------
 # Mark score = mean darkness of the inner disk minus the page's blank baseline (median darkness of the page's

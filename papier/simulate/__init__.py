@@ -2,7 +2,8 @@
 
     PROFILES, Profile                       degradation profiles (scanner_300, scanner_200, scanner_150_jpeg,
                                             photocopy, fax, upside_down, phone_photo,
-                                            phone_photo_bent: a folded sheet)
+                                            phone_photo_bent: a folded sheet, phone_photo_glare:
+                                            a lamp reflected on the sheet)
     render_pages(pdf, pages, dpi)           kit pages as grey images (pypdfium2)
     make_values(page, known_values, rng)    realistic valid values, export format (row -> field -> value)
     fill_page(img, page, values, dpi, rng)  pen marks, handwritten (held-out) digits, text -> (image, info)

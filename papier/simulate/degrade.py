@@ -27,6 +27,7 @@ class Profile:
     photo: bool = False                     # perspective, light, background, colour
     photo_width: int = 3000
     bend_mm: float = 0.0                    # a page that does not lie flat (folded, curled): interior shift, mm
+    glare: float = 0.0                      # a lamp's reflection on the page: light added at its centre (0-255)
     default_fmt: str = "pdf"
 
 
@@ -47,6 +48,10 @@ PROFILES: dict[str, Profile] = {
     # their markers) lie nearly where a flat page would put them, the middle of the page does not
     "phone_photo_bent": Profile("phone_photo_bent", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90),
                                 photo=True, default_fmt="jpg", bend_mm=3.0),
+    # a ceiling lamp or the window reflected on the sheet: where the reflection is, paper and ink alike send back
+    # the light, and the ink fades into the white
+    "phone_photo_glare": Profile("phone_photo_glare", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90),
+                                 photo=True, default_fmt="jpg", glare=230.0),
 }
 # A photocopied blank (before anyone writes on it): furniture a bit darker, a few specks, no skew of the
 # content relative to the printed grid beyond a little.
@@ -144,6 +149,23 @@ def _bend(img: np.ndarray, bend_mm: float, rng: np.random.Generator) -> np.ndarr
                      borderMode=cv2.BORDER_REPLICATE)
 
 
+def _glare(xx: np.ndarray, yy: np.ndarray, corners: np.ndarray, peak: float, rng: np.random.Generator) -> np.ndarray:
+    """A specular reflection (a lamp, a window) on the photographed sheet, as light added to paper and ink alike:
+    an elongated soft spot of `peak` (times 0.6-1) at its centre, somewhere on the page (`corners`, photo px), from
+    2 to 6 cm long on an A4 sheet, on a grid (xx, yy)."""
+    a, b = rng.uniform(0.15, 0.85, 2)
+    top = corners[0] + a * (corners[1] - corners[0])
+    bottom = corners[3] + a * (corners[2] - corners[3])
+    cx, cy = top + b * (bottom - top)
+    page_w = float(np.linalg.norm(corners[1] - corners[0]))  # 210 mm
+    long_ = rng.uniform(20, 60) / 210 * page_w / 2.5          # Gaussian sigma: about 2.5 sigma either side
+    short = long_ * rng.uniform(0.35, 0.8)
+    ang = rng.uniform(0, np.pi)
+    u = (xx - cx) * np.cos(ang) + (yy - cy) * np.sin(ang)
+    v = -(xx - cx) * np.sin(ang) + (yy - cy) * np.cos(ang)
+    return (peak * rng.uniform(0.6, 1.0) * np.exp(-0.5 * ((u / long_) ** 2 + (v / short) ** 2))).astype(np.float32)
+
+
 def _photo(img: np.ndarray, p: Profile, rng: np.random.Generator) -> np.ndarray:
     """A phone photo: the page on a table, perspective, uneven light and a shadow, blur, colour, ~3000 px wide."""
     cv2.setRNGSeed(int(rng.integers(2**31 - 1)))
@@ -200,6 +222,9 @@ def _photo(img: np.ndarray, p: Profile, rng: np.random.Generator) -> np.ndarray:
         edge = 1.0 / (1.0 + np.exp(-(proj - off) / (0.03 * W)))
         light *= 1.0 - rng.uniform(0.2, 0.4) * edge
     f *= cv2.resize(light.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    if p.glare:
+        f += cv2.resize(_glare(xx, yy, dst, p.glare, rng), (W, H), interpolation=cv2.INTER_LINEAR)
+        np.minimum(f, 255.0, out=f)  # the sensor saturates: paper and ink alike
     if p.blur:
         f = cv2.GaussianBlur(f, (0, 0), p.blur * rng.uniform(0.6, 1.3))
     noise = np.empty(f.shape, np.float32)
