@@ -466,7 +466,8 @@ def _apply_doubts(entries: list[EntryResult], doubts: PageDoubts) -> None:
             off = doubts.off.get((en.row, fi))
             if doubts.page or off is not None:
                 if fr.status == "auto":
-                    fr.status, fr.reason = "review", doubts.page or f"case décalée de {off:.1f} mm (feuille pas à plat ?)"
+                    fr.status = "review"
+                    fr.reason = doubts.page or f"case décalée de {off:.1f} mm (feuille pas à plat ?)"
             elif (en.row, fi) in doubts.faded:
                 _to_review(fr, FADED_FIELD)
 
