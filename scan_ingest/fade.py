@@ -34,6 +34,7 @@ from scan_ingest.thresholds import (ALIGN_PX_PER_MM, FADE_BAND_MM, FADE_MIN_PRIN
 K = ALIGN_PX_PER_MM
 _CORNER_MM = 0.6  # a box's corners are left out: the perpendicular line makes them darker than a line
 _MARKED = ("text", "digits", "choice", "multi", "checkbox")
+_ACROSS = np.arange(-round(FADE_BAND_MM * K), round(FADE_BAND_MM * K) + 1) / K  # mm across a line, 1 px apart
 
 
 def _line(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -42,10 +43,9 @@ def _line(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
     length = math.hypot(x1 - x0, y1 - y0)
     n = max(1, int(length / FADE_STEP_MM))
     t = (np.arange(n) + 0.5) / n
-    across = np.arange(-round(FADE_BAND_MM * K), round(FADE_BAND_MM * K) + 1) / K
     ny, nx = (x1 - x0) / length, -(y1 - y0) / length  # unit normal
-    ys = (y0 + t * (y1 - y0))[:, None] + across[None] * ny
-    xs = (x0 + t * (x1 - x0))[:, None] + across[None] * nx
+    ys = (y0 + t * (y1 - y0))[:, None] + _ACROSS[None] * ny
+    xs = (x0 + t * (x1 - x0))[:, None] + _ACROSS[None] * nx
     return np.stack([ys, xs], -1)
 
 
@@ -68,7 +68,7 @@ def _rect_pieces(r: Rect) -> list[np.ndarray]:
 def _ring(o: Bubble) -> np.ndarray:
     n = max(8, int(2 * math.pi * o.r / FADE_STEP_MM))
     th = (np.arange(n) + 0.5) / n * 2 * math.pi
-    rr = o.r + np.arange(-round(FADE_BAND_MM * K), round(FADE_BAND_MM * K) + 1) / K
+    rr = o.r + _ACROSS
     return np.stack([o.cy + np.sin(th)[:, None] * rr[None], o.cx + np.cos(th)[:, None] * rr[None]], -1)
 
 
