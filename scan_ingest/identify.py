@@ -1,7 +1,7 @@
 """Identify a page from its QR codes: which kit, form, version and serial, in any orientation.
 
-Both QR codes are looked for (downscaled first, full resolution when that finds fewer than two); every page
-payload found must decode, pass its check value and agree with the others; the form version must be known to
+Both QR codes are looked for (downscaled first, full resolution when that finds fewer than two, then, when neither
+found one, on a sharpened copy: a blurred phone photo); every page payload found must decode, pass its check value and agree with the others; the form version must be known to
 this installation or to a scanned kit manifest. Anything else makes the page unidentified with a reason: never
 guessed.
 """
@@ -20,6 +20,16 @@ from papier.identity import PageIdentity, decode_manifest_chunk, decode_payload,
 from papier.layout import PageLayout, layout_form
 
 QR_SEARCH_LONG_SIDE = 1100  # px: QR modules (~0.55 mm) stay ≥ 2 px on an A4 page
+# A photo taken with a moving hand, or before the focus settled, softens the QR's modules until the decoder's
+# binarisation merges them. An unsharp mask (the image plus SHARPEN_AMOUNT times its difference from a blurred
+# copy) restores their edges. Tried only when no page QR was found otherwise (blank pages and other documents pay
+# for it, about 0.3 s; a readable page never), in a ladder of strengths, the first that reads a page QR wins:
+# which strength works on a given photo is hard to predict. Safe: a QR decodes through its own Reed-Solomon code
+# and a page payload through its check value, so sharpening can make a code readable, not read it wrong. Chosen
+# on the bench's blurred photos (bench_scan profile phone_photo_blurred, seeds 5 and 6: 14 pages with no readable
+# QR; one pass at 0.18 mm then 0.09 mm at a third of the size read 5; this ladder 8; docs/ARCHITECTURE.md).
+SHARPEN_AMOUNT = 2.0
+SHARPEN_PASSES = ((1, 0.12), (1, 0.15), (1, 0.2), (1, 0.3), (2, 0.15), (3, 0.09))  # (downscale factor, sigma mm)
 
 
 @dataclass(frozen=True)
@@ -60,14 +70,35 @@ def _read_qrs(gray: np.ndarray, factor: int) -> list[FoundQR]:
     return out
 
 
+def _page_qrs(qrs: list[FoundQR]) -> int:
+    return sum(1 for q in qrs if not is_manifest_payload(q.text))
+
+
+def _sharpened_qrs(gray: np.ndarray) -> list[FoundQR]:
+    """The QR codes of a blurred capture, read on an unsharp-masked copy (SHARPEN_PASSES, first that finds one)."""
+    px_per_mm = max(gray.shape) / 297.0  # the page at most fills the image (A4's long side)
+    for factor, sigma_mm in SHARPEN_PASSES:
+        img = gray if factor <= 1 else _shrink(gray, factor)
+        soft = cv2.GaussianBlur(img, (0, 0), max(0.5, sigma_mm * px_per_mm / factor))
+        sharp = cv2.addWeighted(img, 1.0 + SHARPEN_AMOUNT, soft, -SHARPEN_AMOUNT, 0)
+        found = _read_qrs(sharp, 1)
+        if _page_qrs(found):
+            return [FoundQR(q.text, q.corners * factor) for q in found]
+    return []
+
+
 def find_qrs(gray: np.ndarray) -> list[FoundQR]:
-    """Every QR code on the page (downscaled search first, full resolution as fallback)."""
+    """Every QR code on the page (downscaled search first, full resolution as fallback, then sharpened)."""
     factor = max(1, max(gray.shape) // QR_SEARCH_LONG_SIDE)  # the long side stays ≥ QR_SEARCH_LONG_SIDE
     qrs = _read_qrs(gray, factor) if factor > 1 else []
-    if sum(1 for q in qrs if not is_manifest_payload(q.text)) < 2:
+    if _page_qrs(qrs) < 2:
         full = _read_qrs(gray, 1)
         if len(full) >= len(qrs):
             qrs = full
+    if not _page_qrs(qrs):
+        sharp = _sharpened_qrs(gray)
+        if sharp:
+            qrs = sharp
     return qrs
 
 
@@ -87,8 +118,8 @@ def identify(gray: np.ndarray, custom_forms: dict[tuple[str, int], FormDef] | No
             chunks.append((c.kit_id, c.index, c.count, c.data))
         return Identification(True, None, qrs=qrs, manifest_chunks=sorted(set(chunks)))
     if not pages:
-        return Identification(False, "aucun QR code lisible : page blanche, d'un autre document, ou trop abîmée "
-                                     "(renumérisez-la)")
+        return Identification(False, "aucun QR code lisible : page blanche, d'un autre document, trop abîmée "
+                                     "ou floue (renumérisez-la)")
     idents: list[PageIdentity] = []
     for q in pages:
         try:

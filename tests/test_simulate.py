@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -126,7 +127,7 @@ def test_fill_page_truth_and_heldout_digits(small_kit):
 
 
 @pytest.mark.parametrize("profile", ["scanner_300", "scanner_200", "scanner_150_jpeg", "photocopy", "upside_down",
-                                     "fax", "phone_photo"])
+                                     "fax", "phone_photo", "phone_photo_sent"])
 def test_degrade_size_and_qr(small_kit, profile):
     import zxingcpp
 
@@ -139,7 +140,10 @@ def test_degrade_size_and_qr(small_kit, profile):
     values = make_values(page, small_kit.layout["known_values"], rng)
     filled, _ = fill_page(img, page, values, p.dpi, rng, styles={"writer": make_writer(rng, "blue")})
     out = degrade(filled, p, rng)
-    if p.photo:
+    if p.send_long_px:  # resized by the messaging app
+        assert out.ndim == 3 and max(out.shape[:2]) == p.send_long_px
+        gray = out.mean(axis=2).astype(np.uint8)
+    elif p.photo:
         assert out.ndim == 3 and out.shape[1] == p.photo_width
         gray = out.mean(axis=2).astype(np.uint8)
     else:
@@ -238,3 +242,19 @@ def test_outage_consistent(small_kit, tmp_path):
     assert by_sheet
     for (key, _copy), values in by_sheet.items():
         _check_total(layout[key], values)
+
+
+def test_blurred_photo_is_softer_than_a_photo(small_kit):
+    """phone_photo_blurred (a moving hand, the focus not settled) keeps the photo's size and blurs the print: the
+    page's strongest edges are much weaker than on the same page photographed with the plain photo profile."""
+    page = next(pg for pg in small_kit.layout["pages"] if pg["form"] == "paiement")
+    img = next(render_pages(small_kit.pdf_path, [page["pdf_page"]], 200))
+    edges = {}
+    for name in ("phone_photo", "phone_photo_blurred"):
+        p = dataclasses.replace(PROFILES[name], dpi=200, photo_width=2000)
+        out = degrade(img, p, np.random.default_rng(3))
+        assert out.ndim == 3 and out.shape[1] == 2000
+        gray = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        grad = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+        edges[name] = float(np.quantile(grad, 0.999))
+    assert edges["phone_photo_blurred"] < 0.6 * edges["phone_photo"], edges

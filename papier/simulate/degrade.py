@@ -28,6 +28,8 @@ class Profile:
     photo_width: int = 3000
     bend_mm: float = 0.0                    # a page that does not lie flat (folded, curled): interior shift, mm
     glare: float = 0.0                      # a lamp's reflection on the page: light added at its centre (0-255)
+    shake_mm: float = 0.0                   # a photo taken with a moving hand: motion blur up to this long on paper
+    send_long_px: int = 0                   # a photo sent by a messaging app: long side resized to this (0: kept)
     default_fmt: str = "pdf"
 
 
@@ -52,6 +54,12 @@ PROFILES: dict[str, Profile] = {
     # the light, and the ink fades into the white
     "phone_photo_glare": Profile("phone_photo_glare", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90),
                                  photo=True, default_fmt="jpg", glare=230.0),
+    # taken in a dim office with a moving hand or before the focus settled: the whole photo is soft
+    "phone_photo_blurred": Profile("phone_photo_blurred", 300, skew_deg=5.0, noise=5.0, blur=2.4, jpeg=(78, 90),
+                                   photo=True, default_fmt="jpg", shake_mm=0.8),
+    # sent from the phone by a messaging app (WhatsApp and the like): resized to 1600 px, compressed again
+    "phone_photo_sent": Profile("phone_photo_sent", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(55, 75),
+                                photo=True, default_fmt="jpg", send_long_px=1600),
 }
 # A photocopied blank (before anyone writes on it): furniture a bit darker, a few specks, no skew of the
 # content relative to the printed grid beyond a little.
@@ -227,13 +235,32 @@ def _photo(img: np.ndarray, p: Profile, rng: np.random.Generator) -> np.ndarray:
         np.minimum(f, 255.0, out=f)  # the sensor saturates: paper and ink alike
     if p.blur:
         f = cv2.GaussianBlur(f, (0, 0), p.blur * rng.uniform(0.6, 1.3))
+    if p.shake_mm:
+        f = _shake(f, p.shake_mm * rng.uniform(0.25, 1.0) * pw / 210.0, rng)
     noise = np.empty(f.shape, np.float32)
     cv2.randn(noise, 0.0, float(p.noise))  # seeded below from rng, fast
     f += noise
     del noise
     # colour: warm indoor light
     tint = (rng.uniform(0.96, 1.0), rng.uniform(0.9, 0.97), rng.uniform(0.78, 0.9))
-    return cv2.merge([cv2.convertScaleAbs(f, alpha=float(t)) for t in tint])
+    out = cv2.merge([cv2.convertScaleAbs(f, alpha=float(t)) for t in tint])
+    if p.send_long_px and max(W, H) > p.send_long_px:
+        k = p.send_long_px / max(W, H)
+        out = cv2.resize(out, (int(round(W * k)), int(round(H * k))), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def _shake(f: np.ndarray, length_px: float, rng: np.random.Generator) -> np.ndarray:
+    """Motion blur: the image averaged along a straight path `length_px` long in a random direction."""
+    n = max(int(math.ceil(length_px)) | 1, 3)
+    k = np.zeros((n, n), np.float32)
+    ang = rng.uniform(0, math.pi)
+    c = (n - 1) / 2
+    dx, dy = math.cos(ang) * length_px / 2, math.sin(ang) * length_px / 2
+    cv2.line(k, (int(round((c - dx) * 16)), int(round((c - dy) * 16))),
+             (int(round((c + dx) * 16)), int(round((c + dy) * 16))), 1.0, 1, cv2.LINE_AA, 4)
+    k /= k.sum()
+    return cv2.filter2D(f, -1, k, borderType=cv2.BORDER_REPLICATE)
 
 
 def degrade(img: np.ndarray, profile: str | Profile, rng: np.random.Generator, *, upside_down: bool | None = None,
