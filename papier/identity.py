@@ -27,6 +27,9 @@ from papier.errors import PayloadError
 
 PAYLOAD_SCHEMA = "P1"
 MANIFEST_SCHEMA = "PM1"
+# The reason stored for an image with no code and no ink (scan_ingest.identify.blank_page): the back of a sheet
+# scanned recto verso. Ingest, the review page and the reconcile ledger tell such pages apart by this exact text.
+BLANK_PAGE_REASON = "page blanche (sans QR code ni écriture : le verso d'une feuille numérisée recto verso ?)"
 _KIT_RE = re.compile(r"^[A-Z2-7]{8}$")
 _FORM_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 

@@ -1,9 +1,10 @@
 """Identify a page from its QR codes: which kit, form, version and serial, in any orientation.
 
 Both QR codes are looked for (downscaled first, full resolution when that finds fewer than two, then, when neither
-found one, on a sharpened copy: a blurred phone photo); every page payload found must decode, pass its check value and agree with the others; the form version must be known to
+found any code, on a sharpened copy: a blurred phone photo); every page payload found must decode, pass its check value and agree with the others; the form version must be known to
 this installation or to a scanned kit manifest. Anything else makes the page unidentified with a reason: never
-guessed.
+guessed. A page with no code and no ink at all (the back of a sheet scanned recto verso) is said to be blank
+(BLANK_PAGE): still unidentified, its image kept, but nobody has anything to do with it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import zxingcpp
 
 from papier.errors import PayloadError, UnknownForm
 from papier.forms import FormDef, resolve_form
-from papier.identity import PageIdentity, decode_manifest_chunk, decode_payload, is_manifest_payload
+from papier.identity import (BLANK_PAGE_REASON, PageIdentity, decode_manifest_chunk, decode_payload,
+                             is_manifest_payload)
 from papier.layout import PageLayout, layout_form
 
 QR_SEARCH_LONG_SIDE = 1100  # px: QR modules (~0.55 mm) stay ≥ 2 px on an A4 page
@@ -30,6 +32,23 @@ QR_SEARCH_LONG_SIDE = 1100  # px: QR modules (~0.55 mm) stay ≥ 2 px on an A4 p
 # QR; one pass at 0.18 mm then 0.09 mm at a third of the size read 5; this ladder 8; docs/ARCHITECTURE.md).
 SHARPEN_AMOUNT = 2.0
 SHARPEN_PASSES = ((1, 0.12), (1, 0.15), (1, 0.2), (1, 0.3), (2, 0.15), (3, 0.09))  # (downscale factor, sigma mm)
+
+# A blank page: the kit is printed recto only and office scanners often scan recto verso, so a batch may hold as
+# many blank backs as register pages. A page is blank when, away from its edges (BLANK_MARGIN_MM: the scanner's lid
+# and shadows), the marks darker than BLANK_INK_DARKNESS of the local paper cover at most BLANK_MAX_INK_MM2, not
+# counting specks under BLANK_SPECK_MM2 (toner, dust) nor a fax's transmission streak (a straight horizontal
+# line at most BLANK_STREAK_MM tall and 8 times as long). Measured on the bench's blank sheets (bench_scan seed 5):
+# 0 mm² on scanner profiles, 10.9 mm² of toner specks on a photocopy (the largest 0.29 mm²), one 28.7 mm² streak on
+# a fax; every kit page of 7 profiles at least 2,243 mm² (its corner markers alone are 4 × 100 mm² of black). A
+# word written on the back of a sheet is a few letters of 2–5 mm² each: that page is not blank, a person sees it.
+# A phone photo of a blank sheet is not called blank either (the table around it is dark).
+BLANK_PAGE = BLANK_PAGE_REASON
+BLANK_PX_PER_MM = 2.0
+BLANK_MARGIN_MM = 8.0
+BLANK_INK_DARKNESS = 0.25
+BLANK_SPECK_MM2 = 1.0
+BLANK_STREAK_MM = 1.0
+BLANK_MAX_INK_MM2 = 4.0
 
 
 @dataclass(frozen=True)
@@ -74,9 +93,32 @@ def _page_qrs(qrs: list[FoundQR]) -> int:
     return sum(1 for q in qrs if not is_manifest_payload(q.text))
 
 
+def _px_per_mm(gray: np.ndarray) -> float:
+    return max(gray.shape) / 297.0  # the page at most fills the image (A4's long side)
+
+
+def blank_page(gray: np.ndarray) -> bool:
+    """No ink on the page, away from its edges (see BLANK_PAGE)."""
+    f = max(1, int(_px_per_mm(gray) / BLANK_PX_PER_MM))
+    small = _shrink(gray, f) if f > 1 else gray
+    ppm = _px_per_mm(gray) / f
+    m = int(round(BLANK_MARGIN_MM * ppm))
+    small = small[m:small.shape[0] - m, m:small.shape[1] - m]
+    if small.size == 0:
+        return False
+    k = max(3, int(round(8 * ppm)) | 1)  # the paper's level: the lightest around, within 4 mm
+    paper = np.maximum(cv2.blur(cv2.dilate(small, np.ones((k, k), np.uint8)), (k, k)), 1).astype(np.float32)
+    ink = ((paper - small.astype(np.float32)) > BLANK_INK_DARKNESS * paper).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    area = stats[1:, cv2.CC_STAT_AREA] / (ppm * ppm)
+    w, h = stats[1:, cv2.CC_STAT_WIDTH] / ppm, stats[1:, cv2.CC_STAT_HEIGHT] / ppm
+    streak = (h <= BLANK_STREAK_MM) & (w >= 8 * h)
+    return float(area[(area >= BLANK_SPECK_MM2) & ~streak].sum()) <= BLANK_MAX_INK_MM2
+
+
 def _sharpened_qrs(gray: np.ndarray) -> list[FoundQR]:
     """The QR codes of a blurred capture, read on an unsharp-masked copy (SHARPEN_PASSES, first that finds one)."""
-    px_per_mm = max(gray.shape) / 297.0  # the page at most fills the image (A4's long side)
+    px_per_mm = _px_per_mm(gray)
     for factor, sigma_mm in SHARPEN_PASSES:
         img = gray if factor <= 1 else _shrink(gray, factor)
         soft = cv2.GaussianBlur(img, (0, 0), max(0.5, sigma_mm * px_per_mm / factor))
@@ -88,17 +130,16 @@ def _sharpened_qrs(gray: np.ndarray) -> list[FoundQR]:
 
 
 def find_qrs(gray: np.ndarray) -> list[FoundQR]:
-    """Every QR code on the page (downscaled search first, full resolution as fallback, then sharpened)."""
+    """Every QR code on the page (downscaled search first, full resolution as fallback, then sharpened unless the
+    page is blank)."""
     factor = max(1, max(gray.shape) // QR_SEARCH_LONG_SIDE)  # the long side stays ≥ QR_SEARCH_LONG_SIDE
     qrs = _read_qrs(gray, factor) if factor > 1 else []
     if _page_qrs(qrs) < 2:
         full = _read_qrs(gray, 1)
         if len(full) >= len(qrs):
             qrs = full
-    if not _page_qrs(qrs):
-        sharp = _sharpened_qrs(gray)
-        if sharp:
-            qrs = sharp
+    if not qrs and not blank_page(gray):
+        qrs = _sharpened_qrs(gray)
     return qrs
 
 
@@ -118,8 +159,10 @@ def identify(gray: np.ndarray, custom_forms: dict[tuple[str, int], FormDef] | No
             chunks.append((c.kit_id, c.index, c.count, c.data))
         return Identification(True, None, qrs=qrs, manifest_chunks=sorted(set(chunks)))
     if not pages:
-        return Identification(False, "aucun QR code lisible : page blanche, d'un autre document, trop abîmée "
-                                     "ou floue (renumérisez-la)")
+        if not qrs and blank_page(gray):
+            return Identification(False, BLANK_PAGE)
+        return Identification(False, "aucun QR code lisible : page d'un autre document, trop abîmée ou floue "
+                                     "(renumérisez-la)")
     idents: list[PageIdentity] = []
     for q in pages:
         try:

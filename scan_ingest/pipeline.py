@@ -26,6 +26,7 @@ from typing import Any
 from papier.checks import OUT_OF_PERIOD
 from papier.db import files_dir, jdump, now, open_db, put_setting
 from papier.errors import StorageError, storage_advice, storage_problem
+from papier.identity import BLANK_PAGE_REASON as BLANK_PAGE
 from scan_ingest.model import PageResult
 from scan_ingest.read import ReadContext, read_page, reread_kept
 from scan_ingest.sources import FileProblem, PageLoadError, PageRef, close_cached_pdf, expand_inputs, list_pages
@@ -69,9 +70,11 @@ class IngestReport:
 
     def summary(self) -> str:
         s = self.statuses
+        blank = [(src, idx) for src, idx, why in self.problems if why == BLANK_PAGE]
         lines = [
             f"{self.pages_seen} page(s) vue(s) en {self.seconds:.1f} s : {s['identified']} lue(s), "
-            f"{s['unidentified']} non identifiée(s), {s['duplicate']} en double, {s['conflict']} en conflit, "
+            f"{s['unidentified']} non identifiée(s)" + (f" (dont {len(blank)} blanche(s))" if blank else "")
+            + f", {s['duplicate']} en double, {s['conflict']} en conflit, "
             f"{s['skip']} déjà enregistrée(s).",
             f"{self.entries} ligne(s) remplie(s) ; {self.fields_review} valeur(s) à vérifier sur "
             f"{self.fields_total} lue(s)" + (
@@ -94,9 +97,15 @@ class IngestReport:
             lines.append(f"{n} page(s) du kit {kit} lue(s) sans ses listes (n° de famille, codes-barres, n° de carte) "
                          f"car {why} : plus de valeurs à vérifier. Scannez-les (fin du kit, bien à plat) : les pages "
                          "déjà lues seront relues avec les listes.")
-        if self.problems:
+        unread = [p for p in self.problems if p[2] != BLANK_PAGE]
+        if unread:
             lines.append("Pages non identifiées :")
-            lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.problems]
+            lines += [f"  - {src} page {idx} : {why}" for src, idx, why in unread]
+        if blank:
+            lines.append(f"{len(blank)} page(s) blanche(s), sans QR code ni écriture (les versos d'une numérisation "
+                         "recto verso ?) : images gardées, rien à faire.")
+            lines += [f"  - {src} : {_page_numbers([i for s_, i in blank if s_ == src])}"
+                      for src in dict.fromkeys(s_ for s_, _ in blank)]
         if self.rescan:
             lines.append("Pages lues mais toutes leurs valeurs sont à vérifier : les renumériser bien à plat (vitre "
                          "du scanner, feuille dépliée) est plus rapide ; la nouvelle image apparaîtra en conflit avec "
@@ -125,6 +134,12 @@ class IngestReport:
         if self.fields_review or self.review_earlier:
             lines.append(f"Vérifiez les valeurs signalées avec « papier review --db {self.db_path} ».")
         return "\n".join(lines)
+
+
+def _page_numbers(idxs: list[int], most: int = 30) -> str:
+    shown = ", ".join(str(i) for i in idxs[:most])
+    return f"page {shown}" if len(idxs) == 1 else (
+        f"pages {shown}" + (f"… ({len(idxs)} en tout)" if len(idxs) > most else ""))
 
 
 # --- worker side --------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 
 from papier.checks import ean13_check_digit, luhn_check_digit
 from papier.errors import InputDataError
+from papier.identity import BLANK_PAGE_REASON
 from papier.reconcile import reconcile, reconcile_data
 from papier.reconcile.civil import analyse_civil
 from papier.reconcile.common import euros, next_working_day
@@ -196,8 +197,10 @@ def test_full_outputs_and_missing_receipts(tmp_path: Path):
     pages = [{"source": "lot.pdf", "index": i, "sha256": f"h{i}", "page_key": k, "status": s, "reason": None}
              for i, (k, s) in enumerate([(pkey("paiement", 1), "identified"), (pkey("paiement", 3), "identified"),
                                          (pkey("paiement", 4), "identified"), (pkey("paiement", 4), "duplicate"),
-                                         (None, "unidentified"), (pkey("pret", 1), "identified")], 1)]
+                                         (None, "unidentified"), (pkey("pret", 1), "identified"),
+                                         (None, "unidentified")], 1)]
     pages[4]["reason"] = "QR illisible"
+    pages[6]["reason"] = BLANK_PAGE_REASON  # the back of a sheet scanned recto verso
     sheets = [{"page_key": p["page_key"], "copy": None} for p in pages if p["status"] == "identified"]
     res = reconcile_data(PaperData(entries, pages, sheets), restored_base(), tmp_path / "out", today=TODAY)
     s = res.figures
@@ -209,7 +212,8 @@ def test_full_outputs_and_missing_receipts(tmp_path: Path):
     assert {(f"{n:05d}", "feuille_manquante") for n in range(7, 13)} <= missing
     assert {(f"{n:05d}", "ligne_vide") for n in range(16, 19)} <= missing
     assert s["feuilles"]["manquantes"] == 1 and s["feuilles"]["doublons"] == 1
-    assert s["feuilles"]["non_identifiees"] == 1
+    assert s["feuilles"]["non_identifiees"] == 1 and s["feuilles"]["blanches"] == 1
+    assert [ln.source for ln in res.ledger.lines if ln.kind == "blanche"] == ["lot.pdf p. 7"]
     for name in ("paiements_a_saisir.csv", "conflits.csv", "a_verifier.csv", "soldes_familles.csv",
                  "actes_a_dresser.csv", "prets.koc", "summary.json", "rapport.html", "feuilles.csv"):
         assert (tmp_path / "out" / name).is_file(), name

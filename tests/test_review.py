@@ -173,6 +173,10 @@ def test_page_problems_and_their_actions(dbp: Path) -> None:
     probs = rq.page_problems(db)
     kinds = {p["kind"] for p in probs}
     assert kinds == {"unidentified", "conflict"}, probs
+    # the note needs a person; the blank sheet (the back of a page) is kept but asks nothing
+    assert [Path(p["source"]).name for p in probs if p["kind"] == "unidentified"] == ["zz_note.pdf"]
+    assert rq.blank_pages(db) == 1
+    assert db.execute("SELECT COUNT(*) FROM pages WHERE status = 'unidentified'").fetchone()[0] == 2
     un = next(p for p in probs if p["kind"] == "unidentified")
     rq.resolve_page(db, un["page_id"], "rescan", "Alice")
     assert un["page_id"] not in [p.get("page_id") for p in rq.page_problems(db) if p["kind"] == "unidentified"]

@@ -279,6 +279,7 @@ def test_page_view_and_page_problems(browser: Any, dbp: Path) -> None:
         page.goto(srv.url + "#/pages")
         page.locator(".problem").first.wait_for()
         assert page.locator("#pb-count").inner_text() == str(len(probs))
+        assert page.locator(".blank-pages").inner_text().startswith("1 page(s) blanche(s)")  # listed apart
         page.wait_for_function("() => [...document.querySelectorAll('.problem img')].every(i => i.complete && i.naturalWidth > 0)")
         _shot(page, "review_pages.png")
         page.locator(".problem.conflict button[data-action='keep_b']").first.click()

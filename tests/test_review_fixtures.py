@@ -2,7 +2,8 @@
 
 The batch (built once per test process): a kit with one page per register, filled and scanned by
 papier.simulate.simulate_batch (scanner profile, with extras: a blank sheet, a page from another kit, an upside
-down page → unidentified pages and a conflict), then read by scan_ingest.pipeline.ingest into SQLite.
+down page → a blank page and a conflict), plus a handwritten note without any code (an unidentified page a person
+must look at), then read by scan_ingest.pipeline.ingest into SQLite.
 Each test gets its own copy of the database and its files (tests change them).
 """
 
@@ -34,6 +35,7 @@ def built_batch() -> tuple[Path, Path]:
     # the seed must leave something in every queue group (the tests use each): with the fourth digit model, seed 5
     # left no amount and no family number in review (test_queue_is_grouped_... checks the groups)
     truth = simulate_batch(root / "kit", root / "scans", profile="scanner_200", seed=8, extras=True, fmt="pdf")
+    _note(root / "scans" / "zz_note.pdf")
     scans = sorted(str(p) for p in (root / "scans").iterdir() if p.suffix == ".pdf")
     db_path = root / "db" / "papier.db"
     ingest(scans, db_path=db_path, workers=2)
@@ -41,6 +43,19 @@ def built_batch() -> tuple[Path, Path]:
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     return db_path, truth
+
+
+def _note(path: Path) -> None:
+    """A sheet of another document scanned with the batch: a few handwritten words, no code."""
+    import cv2
+    import numpy as np
+
+    from scan_ingest import testing as T
+
+    page = np.full((2339, 1654), 250, np.uint8)
+    for k, line in enumerate(("Appeler le prestataire", "informatique avant 10h")):
+        cv2.putText(page, line, (180, 700 + 90 * k), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.6, 40, 3, cv2.LINE_AA)
+    T.save_pdf([page], path)
 
 
 def fresh_db(tmp: Path) -> Path:

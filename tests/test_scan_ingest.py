@@ -9,10 +9,11 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-from papier.identity import PageIdentity
+from papier.identity import BLANK_PAGE_REASON, PageIdentity
 from papier.render import qr_matrix
 from scan_ingest import testing as T
 from scan_ingest.pipeline import ingest
@@ -144,25 +145,34 @@ def test_unidentified_pages_with_reasons(tmp_path, kit, pay):
     future = PageIdentity("paiement", 99, "TESTKIT2", 1).encode()
     _paint_qr(unknown, p["qr"][0], future)
     _paint_qr(unknown, p["qr"][1], future)
-    white = np.full_like(blank, 255)
+    white = np.full_like(blank, 255)  # the back of a sheet scanned recto verso
+    note = np.full_like(blank, 255)  # another document: a handwritten note, no code
+    cv2.putText(note, "Appeler la mairie", (200, 900), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.2, 40, 2, cv2.LINE_AA)
     foreign = blank.copy()
     alien = PageIdentity("paiement", 1, "ZZZZZZZZ", 1).encode()
     _paint_qr(foreign, p["qr"][0], alien)
     _paint_qr(foreign, p["qr"][1], alien)
-    T.save_pdf([disagree, corrupt, unknown, white, foreign], tmp_path / "lot.pdf")
+    T.save_pdf([disagree, corrupt, unknown, white, foreign, note], tmp_path / "lot.pdf")
     db = tmp_path / "p.db"
     rep = ingest([str(tmp_path / "lot.pdf")], db_path=db, workers=1, kits={"TESTKIT2"})
     got = rows(db, "SELECT idx, status, page_key, reason, image_path FROM pages ORDER BY seq")
-    assert [g[1] for g in got] == ["unidentified"] * 5, got
+    assert [g[1] for g in got] == ["unidentified"] * 6, got
     assert all(g[2] is None for g in got)
     assert "ne concordent pas" in got[0][3]
     assert "contrôle" in got[1][3]
     assert "version 99" in got[2][3]
-    assert "aucun QR" in got[3][3]
+    assert got[3][3] == BLANK_PAGE_REASON
     assert "autre kit" in got[4][3]
+    assert "aucun QR" in got[5][3] and "blanche" not in got[5][3]
     for g in got:  # the image is kept as evidence
         assert (db.parent / g[4]).is_file()
-    assert len(rep.problems) == 5
+    assert len(rep.problems) == 6
+    # the summary lists the five pages a person must look at, and the blank one apart, with nothing to do
+    summary = rep.summary()
+    unread = summary.split("Pages non identifiées :")[1].split("page(s) blanche(s)")[0]
+    assert unread.count("lot.pdf page") == 5 and "lot.pdf page 4 " not in unread
+    assert "1 page(s) blanche(s)" in summary and "rien à faire" in summary
+    assert "lot.pdf : page 4\n" in summary and "6 non identifiée(s) (dont 1 blanche(s))" in summary, summary
     assert rows(db, "SELECT count(*) FROM sheets") == [(0,)]
 
 
@@ -248,7 +258,7 @@ def test_bad_inputs_do_not_stop_the_batch(tmp_path, pay, kit):
     assert "Word" in by_source["lettre.docx"][1]
     assert "démesurée" in by_source["bomb.png"][1]
     assert "mot de passe" in by_source["secret.pdf"][1]
-    assert "aucun QR" in by_source["blank.png"][1]
+    assert by_source["blank.png"][1] == BLANK_PAGE_REASON
     assert "introuvable" in by_source["missing.pdf"][1]
     assert any("truncated.pdf" in s for s in by_source) and all(
         st == "unidentified" for n, (st, _) in by_source.items() if n.startswith("truncated"))

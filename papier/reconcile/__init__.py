@@ -78,7 +78,7 @@ class ReconcileResult:
             f"{C['dresses']} dressé(s), {C['a_verifier']} à vérifier",
             f"  Feuilles : {L['scannees']} scannée(s) sur {L['emises']} émise(s), {L['manquantes']} manquante(s), "
             f"{L['doublons']} scannée(s) deux fois, {L['conflits']} conflit(s), {L['non_identifiees']} non "
-            f"identifiée(s)",
+            f"identifiée(s)" + (f", {L['blanches']} page(s) blanche(s)" if L["blanches"] else ""),
         ]
         return "\n".join(lines)
 
@@ -203,6 +203,7 @@ def _figures(pay: PaymentsResult, lib: LibraryResult, civ: CivilResult, led: Led
             "doublons": counts.get("doublon", 0),
             "conflits": counts.get("conflit", 0),
             "non_identifiees": counts.get("non_identifiee", 0),
+            "blanches": counts.get("blanche", 0),
             "hors_kit": counts.get("hors_kit", 0),
         },
         # lines / fiches holding a field a reviewer marked unreadable (they are in a_verifier.csv as « illisible »)

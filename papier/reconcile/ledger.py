@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from papier.identity import parse_page_key
+from papier.identity import BLANK_PAGE_REASON, parse_page_key
 from papier.reconcile.common import entry_copy, is_page_block
 
 
 @dataclass
 class LedgerLine:
-    kind: str          # manquante | non_scannee | doublon | conflit | non_identifiee | hors_kit
+    kind: str          # manquante | non_scannee | doublon | conflit | non_identifiee | blanche | hors_kit
     page_key: str | None
     form: str | None
     serial: int | None
@@ -143,6 +143,8 @@ def analyse_ledger(paper_pages: list[dict[str, Any]], sheets: list[dict[str, Any
         elif st == "conflict":
             lines.append(LedgerLine("conflit", p.get("page_key"), k[1] if k else None, k[2] if k else None,
                                     "seconde image, différente, d'une page déjà scannée : à départager", src))
+        elif st == "unidentified" and p.get("reason") == BLANK_PAGE_REASON:
+            lines.append(LedgerLine("blanche", None, None, None, "image sans QR code ni écriture : rien à lire", src))
         elif st == "unidentified":
             lines.append(LedgerLine("non_identifiee", None, None, None,
                                     f"page non identifiée : {p.get('reason') or 'QR illisible'}", src))

@@ -26,6 +26,7 @@ STATUS_LABELS = {"a_saisir": "à saisir", "connu": "déjà connu", "conflit": "c
                  "annulee": "annulée"}
 LEDGER_LABELS = {"manquante": "Page manquante", "non_scannee": "Non scannée (vierge ?)", "doublon": "Scannée deux fois",
                  "conflit": "Deux images différentes", "non_identifiee": "Page non identifiée",
+                 "blanche": "Page blanche (verso ?)",
                  "hors_kit": "Page d'un autre kit"}
 CIVIL_LABELS = {"a_dresser": "à dresser", "dresse": "acte dressé (noté sur la fiche)",
                 "dresse_logiciel": "acte trouvé dans le logiciel", "annulee": "fiche annulée",
@@ -339,10 +340,11 @@ def render_html(pay: PaymentsResult, lib: LibraryResult, civ: CivilResult, led: 
                                                       " (déduites des pages vues)")
                + f", {L['scannees']} scannée(s), {L['images']} image(s) lue(s). Manquantes : {L['manquantes']}, "
                f"scannées deux fois : {L['doublons']}, conflits : {L['conflits']}, non identifiées : "
-               f"{L['non_identifiees']}.</p>")
+               f"{L['non_identifiees']}" + (f", pages blanches (versos ?) : {L['blanches']}" if L["blanches"] else "")
+               + ".</p>")
     out.append(_table(["Constat", "Page", "Image", "Détail"],
                       [[LEDGER_LABELS[ln.kind], ln.page_key or "", ln.source, ln.detail] for ln in led.lines
-                       if ln.kind != "non_scannee"],
+                       if ln.kind not in ("non_scannee", "blanche")],
                       cls=lambda r: "bad" if r[0] in ("Page manquante", "Deux images différentes") else ""))
     out.append(f'<p class="note">{L["non_scannees"]} page(s) non scannée(s) après la dernière page utilisée de leur '
                "registre (sans doute vierges) : voir feuilles.csv.</p>")

@@ -38,6 +38,7 @@ import sqlite_utils
 
 from papier.checks import value_problem
 from papier.db import jdump, jload, now, put_setting, write_transaction
+from papier.identity import BLANK_PAGE_REASON
 
 # --- queue groups -------------------------------------------------------------------------------------------------
 
@@ -821,12 +822,20 @@ def _set_resolution(db: sqlite_utils.Database, page_id: int, action: str, review
                     (action, reviewer, now(), int(page_id)))
 
 
+def blank_pages(db: sqlite_utils.Database) -> int:
+    """Images with no code and no ink (the backs of sheets scanned recto verso): kept, nothing to do."""
+    return db.execute("SELECT COUNT(*) FROM pages WHERE status = 'unidentified' AND reason = ?",
+                      (BLANK_PAGE_REASON,)).fetchone()[0]
+
+
 def page_problems(db: sqlite_utils.Database, include_resolved: bool = False) -> list[dict[str, Any]]:
-    """Pages that need a person: unidentified images, and sheets scanned twice with different images."""
+    """Pages that need a person: unidentified images (not the blank ones: blank_pages), and sheets scanned twice
+    with different images."""
     res = _page_resolutions(db)
     out: list[dict[str, Any]] = []
     for pid, source, idx, reason, seen in db.execute(
-            "SELECT id, source, idx, reason, seen_at FROM pages WHERE status = 'unidentified' ORDER BY id").fetchall():
+            "SELECT id, source, idx, reason, seen_at FROM pages WHERE status = 'unidentified' AND reason IS NOT ? "
+            "ORDER BY id", (BLANK_PAGE_REASON,)).fetchall():
         r = res.get(pid)
         if r and not include_resolved:
             continue

@@ -272,7 +272,8 @@ class Handler(BaseHTTPRequestHandler):
                                      {s["name"]: s for s in it["siblings"]})
                 self._json({"suggestions": suggest(srv.sources, ctx, arg("q"), limit=min(20, _int(arg("limit", "8"))))})
             elif seg == ["problems"]:
-                self._json({"problems": rq.page_problems(db, include_resolved=arg("all") == "1")})
+                self._json({"problems": rq.page_problems(db, include_resolved=arg("all") == "1"),
+                            "blank": rq.blank_pages(db)})
             elif seg == ["pages"]:
                 self._json({"pages": rq.pages_list(db)})
             elif len(seg) == 2 and seg[0] == "page":

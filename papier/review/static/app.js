@@ -584,7 +584,9 @@ async function showPages() {
     const [pb, pages] = await Promise.all([get("/api/problems"), get("/api/pages")]);
     setProblems(pb.problems.length);
     const probs = h("div", { class: "problems" }, pb.problems.length ? pb.problems.map(problemCard)
-      : h("p", { class: "muted", text: "Aucun problème de page : toutes les images ont été identifiées." }));
+      : h("p", { class: "muted", text: pb.blank ? "Aucun problème de page : les autres images ont été identifiées."
+        : "Aucun problème de page : toutes les images ont été identifiées." }));
+    const blank = pb.blank ? h("p", { class: "muted blank-pages", text: `${pb.blank} page(s) blanche(s), sans QR code ni écriture (les versos d'une numérisation recto verso ?) : images gardées, rien à faire.` }) : null;
     const rows = pages.pages.map((p) => h("tr", { class: p.status === "superseded" ? "old" : "" },
       h("td", {}, h("a", { href: `#/page/${p.page_id}`, text: p.form_title })),
       h("td", { text: p.serial ?? "" }), h("td", { text: p.copy ?? "" }),
@@ -592,7 +594,7 @@ async function showPages() {
       h("td", { text: p.status === "primary" ? "" : p.status === "conflict" ? "en conflit" : p.status === "superseded" ? "écartée" : p.status || "" }),
       h("td", { class: "mono small", text: p.page_key })));
     v.replaceChildren(
-      h("h2", { text: "Pages à traiter" }), probs,
+      h("h2", { text: "Pages à traiter" }), probs, ...(blank ? [blank] : []),
       h("h2", { text: "Feuilles lues" }),
       h("table", { class: "sheets" },
         h("thead", {}, h("tr", {}, ["Registre", "Page", "Copie", "À vérifier", "Vérifiés", "État", "Clé"].map((t) => h("th", { text: t })))),
