@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import zxingcpp
 
-from papier.identity import decode_payload
+from papier.identity import BLANK_PAGE_REASON, decode_payload
 from papier.simulate.degrade import _shake
 from scan_ingest import testing as T
-from scan_ingest.identify import _page_qrs, _read_qrs, find_qrs, identify
+from scan_ingest.identify import _page_qrs, _read_qrs, blank_page, find_qrs, identify
 
 DPI = 300
 
@@ -54,10 +54,14 @@ def test_a_blurred_page_is_identified_on_a_sharpened_copy(small_kit):
         assert ident.ok and ident.ident.page_key == page["page_key"]
 
 
-def test_too_blurred_or_blank_says_so():
-    blank = _blurred(np.full((3508, 2480), 250, np.uint8), 3.0)
-    ident = identify(blank)
+def test_too_blurred_says_so_and_a_blank_sheet_is_blank(small_kit):
+    page = T.find_page(small_kit.out_dir, "paiement")
+    g = _blurred(T.render(small_kit.pdf_path, page["pdf_page"], DPI), 4.0, 14.0)  # 0.35 mm defocus, 1.2 mm shake
+    ident = identify(g)
     assert not ident.ok and "floue" in ident.reason and "renumérisez" in ident.reason
+    assert ident.reason != BLANK_PAGE_REASON and not blank_page(g)
+    blank = _blurred(np.full((3508, 2480), 250, np.uint8), 3.0)
+    assert identify(blank).reason == BLANK_PAGE_REASON
 
 
 def test_a_blurred_photo_through_the_pipeline_is_read_or_flagged(small_kit, tmp_path):
