@@ -171,6 +171,9 @@ def identify(gray: np.ndarray, custom_forms: dict[tuple[str, int], FormDef] | No
             return Identification(False, f"QR code invalide ({exc}) : page d'un autre système ou altérée", qrs=qrs)
     if len(set(idents)) > 1:
         keys = " / ".join(sorted({i.page_key for i in idents}))
+        if all(idents.count(i) >= 2 for i in set(idents)):  # each sheet whole, with both its codes
+            return Identification(False, f"{len(set(idents))} feuilles sur la même image ({keys}) : "
+                                         "photographiez-les ou numérisez-les une par une", qrs=qrs)
         return Identification(False, f"les QR codes de la page ne concordent pas ({keys}) : page collée ou "
                                      "montage, à vérifier à la main", qrs=qrs)
     ident = idents[0]

@@ -153,10 +153,18 @@ def test_unidentified_pages_with_reasons(tmp_path, kit, pay):
     _paint_qr(foreign, p["qr"][0], alien)
     _paint_qr(foreign, p["qr"][1], alien)
     T.save_pdf([disagree, corrupt, unknown, white, foreign, note], tmp_path / "lot.pdf")
+    # two whole sheets photographed side by side: each with both its codes
+    two = np.hstack([blank, np.full((blank.shape[0], 60), 255, np.uint8),
+                     T.render(kit.pdf_path, other["pdf_page"], DPI)])
+    T.save_image(two, tmp_path / "deux.png", DPI)
     db = tmp_path / "p.db"
-    rep = ingest([str(tmp_path / "lot.pdf")], db_path=db, workers=1, kits={"TESTKIT2"})
+    rep = ingest([str(tmp_path / "lot.pdf"), str(tmp_path / "deux.png")], db_path=db, workers=1,
+                 kits={"TESTKIT2"})
     got = rows(db, "SELECT idx, status, page_key, reason, image_path FROM pages ORDER BY seq")
-    assert [g[1] for g in got] == ["unidentified"] * 6, got
+    assert [g[1] for g in got] == ["unidentified"] * 7, got
+    assert got[6][3].startswith("2 feuilles sur la même image (TESTKIT2-paiement-001 / TESTKIT2-paiement-002)")
+    assert "une par une" in got[6][3]
+    got = got[:6]
     assert all(g[2] is None for g in got)
     assert "ne concordent pas" in got[0][3]
     assert "contrôle" in got[1][3]
@@ -166,13 +174,13 @@ def test_unidentified_pages_with_reasons(tmp_path, kit, pay):
     assert "aucun QR" in got[5][3] and "blanche" not in got[5][3]
     for g in got:  # the image is kept as evidence
         assert (db.parent / g[4]).is_file()
-    assert len(rep.problems) == 6
-    # the summary lists the five pages a person must look at, and the blank one apart, with nothing to do
+    assert len(rep.problems) == 7
+    # the summary lists the six pages a person must look at, and the blank one apart, with nothing to do
     summary = rep.summary()
     unread = summary.split("Pages non identifiées :")[1].split("page(s) blanche(s)")[0]
-    assert unread.count("lot.pdf page") == 5 and "lot.pdf page 4 " not in unread
+    assert unread.count("lot.pdf page") == 5 and "lot.pdf page 4 " not in unread and "deux.png page 1" in unread
     assert "1 page(s) blanche(s)" in summary and "rien à faire" in summary
-    assert "lot.pdf : page 4\n" in summary and "6 non identifiée(s) (dont 1 blanche(s))" in summary, summary
+    assert "lot.pdf : page 4\n" in summary and "7 non identifiée(s) (dont 1 blanche(s))" in summary, summary
     assert rows(db, "SELECT count(*) FROM sheets") == [(0,)]
 
 
