@@ -53,6 +53,7 @@ class PageResult:
     bend_mm: float = 0.0            # how far the printed frames sit from where a flat page puts them (flatness.py)
     rescan: bool = False            # aligned badly or not flat: every value in review, scanning it again is quicker
     faded: int = 0                  # fields where the print is too faint to trust a blank (a reflection: fade.py)
+    noisy: int = 0                  # mark fields in review because the image's grain could pass for a tick (noise.py)
     entries: list[EntryResult] = field(default_factory=list)
     manifest_chunks: list[tuple[str, int, int, str]] = field(default_factory=list)  # kit, index, count, data
     bilevel: bool = False           # captured in black and white (sources.LoadedPage.bilevel): a re-read needs it

@@ -45,6 +45,7 @@ class IngestReport:
     conflicts: list[tuple[str, int, str]] = field(default_factory=list)
     rescan: dict[tuple[str, int], str] = field(default_factory=dict)  # (source, index) → why every value is in review
     faded: dict[tuple[str, int], int] = field(default_factory=dict)  # (source, index) → fields under a reflection
+    noisy: dict[tuple[str, int], int] = field(default_factory=dict)  # (source, index) → marks unsure for the grain
     entries: int = 0
     fields_review: int = 0
     fields_total: int = 0
@@ -116,6 +117,12 @@ class IngestReport:
                          "pâle a pu y disparaître) ; reprendre la photo sans reflet (sans flash, lumière de côté) est "
                          "plus rapide, la nouvelle image apparaîtra en conflit avec l'ancienne :")
             lines += [f"  - {src} page {idx} : {n} champ(s)" for (src, idx), n in self.faded.items()]
+        if self.noisy:
+            lines.append("Images sombres ou granuleuses : une case à peine cochée ne s'y distingue pas du grain de "
+                         "l'image, ces cases sont à vérifier ; reprendre la photo avec plus de lumière (près d'une "
+                         "fenêtre, lampe allumée) est plus rapide, la nouvelle image apparaîtra en conflit avec "
+                         "l'ancienne :")
+            lines += [f"  - {src} page {idx} : {n} case(s)" for (src, idx), n in self.noisy.items()]
         if self.conflicts:
             lines.append("Conflits (deux images différentes de la même feuille, à trancher) :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.conflicts]
@@ -707,6 +714,8 @@ def _account(report: IngestReport, res: PageResult, status: str, reason: str | N
             report.rescan[(res.source, res.idx)] = res.reason or "?"
         if res.faded:
             report.faded[(res.source, res.idx)] = res.faded
+        if res.noisy:
+            report.noisy[(res.source, res.idx)] = res.noisy
 
 
 def _unless_halted(res: PageResult) -> PageResult:

@@ -23,7 +23,7 @@ from papier.checks import dates_between
 from papier.errors import storage_problem
 from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
-from scan_ingest import fade, flatness
+from scan_ingest import fade, flatness, noise
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
@@ -182,6 +182,9 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     elif doubts.faded:
         res.faded = len(doubts.faded)
         res.reason = f"{FADED_PAGE} : {res.faded} champ(s) à vérifier"
+    res.noisy = sum(1 for en in res.entries for fr in en.fields if (fr.reason or "").startswith(NOISY_FIELD))
+    if res.noisy and not res.reason:
+        res.reason = f"{NOISY_FIELD} : {res.noisy} case(s) à vérifier"
     if ctx.keep_work:
         draw_work(aligned, ident.layout, res, Path(ctx.keep_work) / f"{seq:06d}_{pid.page_key}.png")
 
@@ -205,12 +208,21 @@ def _snippet(aligned: np.ndarray, zone: Rect, ctx: ReadContext, sha: str, row: i
 
 
 def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]],
-                halos: list[float] | None = None) -> FieldResult:
+                halos: list[float] | None = None, noisy: bool = False) -> FieldResult:
     """A choice, multi or checkbox field from its spots' baseline-corrected (darkness, ink fraction), and for
-    bubbles the page-corrected ink in each bubble's halo (a mark drawn beside its bubble)."""
-    verdicts = [(v, s, mk.classify(s, fr)) for v, s, fr in scores]
+    bubbles the page-corrected ink in each bubble's halo (a mark drawn beside its bubble). `noisy`: the image's
+    grain there is too coarse to trust the ink fraction (noise.py); a field then in review says so."""
+    fr_ = _read_marks_plain(f, scores, halos, noisy)
+    if noisy and fr_.status == "review":
+        fr_.reason = f"{NOISY_FIELD} : {fr_.reason}"
+    return fr_
+
+
+def _read_marks_plain(f: FieldGeom, scores: list[tuple[str | None, float, float]], halos: list[float] | None,
+                      noisy: bool) -> FieldResult:
+    verdicts = [(v, s, mk.classify(s, fr, noisy)) for v, s, fr in scores]
     bbox = _bbox(f.ink_zone())
-    conf_all = min([mk.mark_confidence(s, fr) for _, s, fr in scores] or [0.99])
+    conf_all = min([mk.mark_confidence(s, fr, noisy) for _, s, fr in scores] or [0.99])
     if f.type == "checkbox":
         _, s, c = verdicts[0]
         if c == "unsure":
@@ -365,7 +377,8 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
     for e in layout.entries:
         for fi, f in enumerate(e.fields):
             if f.type in ("choice", "multi", "checkbox"):
-                results[(e.row, fi)] = _read_marks(f, spot_scores[(e.row, fi)], spot_halos.get((e.row, fi)))
+                results[(e.row, fi)] = _read_marks(f, spot_scores[(e.row, fi)], spot_halos.get((e.row, fi)),
+                                                   (e.row, fi) in doubts.noisy)
                 continue
             ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))
             if f.type == "digits":
@@ -418,6 +431,7 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
 
 FADED_FIELD = "zone trop claire sur l'image (reflet ?) : à lire sur la page"
 FADED_PAGE = "reflet ou zone trop claire sur l'image"
+NOISY_FIELD = "image sombre ou granuleuse"
 
 
 @dataclass(frozen=True)
@@ -427,12 +441,14 @@ class PageDoubts:
     off: dict[tuple[int, int], float]         # (row, field index) → mm: a field's frame found away from its place
     faded: dict[tuple[int, int], float]       # (row, field index) → print contrast: ink there may be unseen
     bend_mm: float = 0.0
+    noisy: dict[tuple[int, int], float] = field(default_factory=dict)  # mark fields → grain: a tick may be noise
 
 
 def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: Alignment,
                 bilevel: bool) -> PageDoubts:
     """A page aligned badly or not lying flat (flatness.py) sends all its values to review; a field whose printed
-    frame was found away from its place, or fainter than the page's print (a reflection, fade.py), that field."""
+    frame was found away from its place, or fainter than the page's print (a reflection, fade.py), that field; a
+    mark field where the image's grain is coarse (a dark photo, noise.py) is read without trusting thin ink."""
     flat = flatness.measure(aligned, layout)
     page = None
     if al.residual_mm > RESIDUAL_REVIEW_MM:
@@ -441,7 +457,8 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: 
         page = f"page pas à plat (pliée ou gondolée : cases décalées de {flat.bend_mm:.1f} mm)"
     # a page not where the layout says is measured nowhere for fading; a fax's grey print is dithered into dots
     faded = {} if page or bilevel else fade.measure(dark, layout).faded
-    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2))
+    noisy = {} if page or bilevel else noise.noisy_fields(aligned, dark, layout)
+    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy)
 
 
 def _to_review(fr: FieldResult, why: str) -> None:

@@ -61,6 +61,15 @@ FADE_STEP_MM = 0.5
 FADE_BAND_MM = 0.75
 FADE_REVIEW = 0.6
 FADE_MIN_PRINT = 0.1
+# A dark, grainy photo (noise.py): the grain's standard deviation relative to the local paper, in tiles of
+# NOISE_TILE_MM, at each bubble and checkbox. Measured (session 17, bench_scan seed 5, every spot of 77–82 pages
+# per profile): scanner profiles, photocopy and upside down ≤ 0.013, photos (plain, bent, under a reflection,
+# blurred, sent by a messaging app, taken at a slant) ≤ 0.033; dark photos (profile phone_photo_dim) 0.061–0.114,
+# and the five unticked boxes read as ticked there sat at 0.098–0.112. Above NOISE_REVIEW a mark counts as marked
+# by its mean darkness only (marks.classify(noisy=True)): the ink-pixel share that finds a thin tick is reached by
+# grain alone.
+NOISE_TILE_MM = 8.0
+NOISE_REVIEW = 0.05
 
 # --- marks (bubbles, checkboxes) --------------------------------------------------------------------------------
 # Mark score = mean darkness of the inner disk minus the page's blank baseline (median darkness of the page's

@@ -30,6 +30,8 @@ class Profile:
     glare: float = 0.0                      # a lamp's reflection on the page: light added at its centre (0-255)
     shake_mm: float = 0.0                   # a photo taken with a moving hand: motion blur up to this long on paper
     send_long_px: int = 0                   # a photo sent by a messaging app: long side resized to this (0: kept)
+    perspective: tuple[float, float] = (0.02, 0.07)  # far edge's corners moved in by this share of the page width
+    exposure: float = 1.0                   # light on the page (a dim office: < 1; the sensor's noise stays)
     default_fmt: str = "pdf"
 
 
@@ -57,6 +59,12 @@ PROFILES: dict[str, Profile] = {
     # taken in a dim office with a moving hand or before the focus settled: the whole photo is soft
     "phone_photo_blurred": Profile("phone_photo_blurred", 300, skew_deg=5.0, noise=5.0, blur=2.4, jpeg=(78, 90),
                                    photo=True, default_fmt="jpg", shake_mm=0.8),
+    # taken standing beside the desk: the sheet seen at a slant, its far edge much shorter than its near one
+    "phone_photo_oblique": Profile("phone_photo_oblique", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90),
+                                   photo=True, default_fmt="jpg", perspective=(0.12, 0.25)),
+    # a dim office, no flash: a dark, noisy photo
+    "phone_photo_dim": Profile("phone_photo_dim", 300, skew_deg=5.0, noise=12.0, blur=1.2, jpeg=(70, 85),
+                               photo=True, default_fmt="jpg", exposure=0.45),
     # sent from the phone by a messaging app (WhatsApp and the like): resized to 1600 px, compressed again
     "phone_photo_sent": Profile("phone_photo_sent", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(55, 75),
                                 photo=True, default_fmt="jpg", send_long_px=1600),
@@ -192,7 +200,7 @@ def _photo(img: np.ndarray, p: Profile, rng: np.random.Generator) -> np.ndarray:
         x, y = ux * pw / 2, uy * ph / 2
         corners.append((cx + x * ca - y * sa, cy + x * sa + y * ca))
     # perspective: the far edge looks shorter
-    k = rng.uniform(0.02, 0.07) * pw
+    k = rng.uniform(*p.perspective) * pw
     side = int(rng.integers(4))
     dst = np.array(corners, np.float32)
     a, b = side, (side + 1) % 4
@@ -220,7 +228,7 @@ def _photo(img: np.ndarray, p: Profile, rng: np.random.Generator) -> np.ndarray:
     yy, xx = np.mgrid[0:H:cs, 0:W:cs].astype(np.float32)
     g_ang = rng.uniform(0, 2 * math.pi)
     grad = ((xx - W / 2) * math.cos(g_ang) + (yy - H / 2) * math.sin(g_ang)) / max(W, H)
-    light = 0.88 + 0.18 * grad * rng.uniform(0.6, 1.4)
+    light = (0.88 + 0.18 * grad * rng.uniform(0.6, 1.4)) * p.exposure
     r2 = ((xx - W / 2) / W) ** 2 + ((yy - H / 2) / H) ** 2
     light *= 1.0 - 0.35 * r2
     if rng.random() < 0.8:
