@@ -54,6 +54,7 @@ class PageResult:
     rescan: bool = False            # aligned badly or not flat: every value in review, scanning it again is quicker
     faded: int = 0                  # fields where the print is too faint to trust a blank (a reflection: fade.py)
     noisy: int = 0                  # mark fields in review because the image's grain could pass for a tick (noise.py)
+    tinted: int = 0                 # mark fields in review because they sit on a marker's band or a stain (tint.py)
     entries: list[EntryResult] = field(default_factory=list)
     manifest_chunks: list[tuple[str, int, int, str]] = field(default_factory=list)  # kit, index, count, data
     bilevel: bool = False           # captured in black and white (sources.LoadedPage.bilevel): a re-read needs it

@@ -46,6 +46,7 @@ class IngestReport:
     rescan: dict[tuple[str, int], str] = field(default_factory=dict)  # (source, index) → why every value is in review
     faded: dict[tuple[str, int], int] = field(default_factory=dict)  # (source, index) → fields under a reflection
     noisy: dict[tuple[str, int], int] = field(default_factory=dict)  # (source, index) → marks unsure for the grain
+    tinted: dict[tuple[str, int], int] = field(default_factory=dict)  # (source, index) → marks on a marker's band
     entries: int = 0
     fields_review: int = 0
     fields_total: int = 0
@@ -123,6 +124,10 @@ class IngestReport:
                          "fenêtre, lampe allumée) est plus rapide, la nouvelle image apparaîtra en conflit avec "
                          "l'ancienne :")
             lines += [f"  - {src} page {idx} : {n} case(s)" for (src, idx), n in self.noisy.items()]
+        if self.tinted:
+            lines.append("Cases surlignées (feutre fluo) ou tachées : sur l'image une case cochée et une case vide "
+                         "s'y ressemblent, elles sont à vérifier (sur la feuille, la coche se voit) :")
+            lines += [f"  - {src} page {idx} : {n} case(s)" for (src, idx), n in self.tinted.items()]
         if self.conflicts:
             lines.append("Conflits (deux images différentes de la même feuille, à trancher) :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in self.conflicts]
@@ -716,6 +721,8 @@ def _account(report: IngestReport, res: PageResult, status: str, reason: str | N
             report.faded[(res.source, res.idx)] = res.faded
         if res.noisy:
             report.noisy[(res.source, res.idx)] = res.noisy
+        if res.tinted:
+            report.tinted[(res.source, res.idx)] = res.tinted
 
 
 def _unless_halted(res: PageResult) -> PageResult:

@@ -23,7 +23,7 @@ from papier.checks import dates_between
 from papier.errors import storage_problem
 from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
-from scan_ingest import fade, flatness, noise
+from scan_ingest import fade, flatness, noise, tint
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
@@ -183,8 +183,11 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
         res.faded = len(doubts.faded)
         res.reason = f"{FADED_PAGE} : {res.faded} champ(s) à vérifier"
     res.noisy = sum(1 for en in res.entries for fr in en.fields if (fr.reason or "").startswith(NOISY_FIELD))
+    res.tinted = sum(1 for en in res.entries for fr in en.fields if TINTED_FIELD in (fr.reason or ""))
     if res.noisy and not res.reason:
         res.reason = f"{NOISY_FIELD} : {res.noisy} case(s) à vérifier"
+    if res.tinted and not res.reason:
+        res.reason = f"{TINTED_FIELD} : {res.tinted} champ(s) à vérifier"
     if ctx.keep_work:
         draw_work(aligned, ident.layout, res, Path(ctx.keep_work) / f"{seq:06d}_{pid.page_key}.png")
 
@@ -379,6 +382,9 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
             if f.type in ("choice", "multi", "checkbox"):
                 results[(e.row, fi)] = _read_marks(f, spot_scores[(e.row, fi)], spot_halos.get((e.row, fi)),
                                                    (e.row, fi) in doubts.noisy)
+                if (e.row, fi) in doubts.tinted:  # under a marker's band a tick and its absence both look inked
+                    results[(e.row, fi)].has_ink = True
+                    _to_review(results[(e.row, fi)], TINTED_FIELD)
                 continue
             ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))
             if f.type == "digits":
@@ -432,6 +438,7 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
 FADED_FIELD = "zone trop claire sur l'image (reflet ?) : à lire sur la page"
 FADED_PAGE = "reflet ou zone trop claire sur l'image"
 NOISY_FIELD = "image sombre ou granuleuse"
+TINTED_FIELD = "case surlignée ou tachée"
 
 
 @dataclass(frozen=True)
@@ -442,13 +449,15 @@ class PageDoubts:
     faded: dict[tuple[int, int], float]       # (row, field index) → print contrast: ink there may be unseen
     bend_mm: float = 0.0
     noisy: dict[tuple[int, int], float] = field(default_factory=dict)  # mark fields → grain: a tick may be noise
+    tinted: dict[tuple[int, int], float] = field(default_factory=dict)  # mark fields on a marker's band, a stain
 
 
 def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: Alignment,
                 bilevel: bool) -> PageDoubts:
     """A page aligned badly or not lying flat (flatness.py) sends all its values to review; a field whose printed
     frame was found away from its place, or fainter than the page's print (a reflection, fade.py), that field; a
-    mark field where the image's grain is coarse (a dark photo, noise.py) is read without trusting thin ink."""
+    mark field where the image's grain is coarse (a dark photo, noise.py) is read without trusting thin ink; one
+    whose bubble or box sits on a wide tint (a fluorescent marker, a stain: tint.py) goes to review."""
     flat = flatness.measure(aligned, layout)
     page = None
     if al.residual_mm > RESIDUAL_REVIEW_MM:
@@ -458,7 +467,8 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: 
     # a page not where the layout says is measured nowhere for fading; a fax's grey print is dithered into dots
     faded = {} if page or bilevel else fade.measure(dark, layout).faded
     noisy = {} if page or bilevel else noise.noisy_fields(aligned, dark, layout)
-    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy)
+    tinted = {} if page else tint.tinted_fields(aligned, dark, layout)
+    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted)
 
 
 def _to_review(fr: FieldResult, why: str) -> None:

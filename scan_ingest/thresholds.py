@@ -70,6 +70,18 @@ FADE_MIN_PRINT = 0.1
 # grain alone.
 NOISE_TILE_MM = 8.0
 NOISE_REVIEW = 0.05
+# A tint under a mark (tint.py): a fluorescent marker's band, a stain. Around each bubble and checkbox, a ring
+# TINT_RING_MM (from, to) outside it; the share of its pixels darker than TINT_DARKNESS of the local paper that
+# survive an opening by a disk TINT_WIDTH_MM across and belong to an area TINT_MIN_EXTENT_MM long (a band, a stain;
+# not a filled bubble pushed off its ring). The rings leave out the label's side. Measured (session 17, bench_scan
+# seed 5, every spot of 82 pages per profile): 0 on every profile but two spots — 0.058 on a blurred photo, 0.19 on a
+# photocopy (a fill pushed off its bubble onto the field's bold label); highlighted lines (profile
+# scanner_200_marker, 1.5 bands a page) up to 0.76, and the 17 fields read wrong under a band at 0.29–0.60.
+TINT_DARKNESS = 0.12
+TINT_WIDTH_MM = 1.5
+TINT_RING_MM = (1.0, 2.0)
+TINT_MIN_EXTENT_MM = 8.0
+TINT_RING_FRAC = 0.25
 
 # --- marks (bubbles, checkboxes) --------------------------------------------------------------------------------
 # Mark score = mean darkness of the inner disk minus the page's blank baseline (median darkness of the page's

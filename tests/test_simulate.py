@@ -127,7 +127,8 @@ def test_fill_page_truth_and_heldout_digits(small_kit):
 
 
 @pytest.mark.parametrize("profile", ["scanner_300", "scanner_200", "scanner_150_jpeg", "photocopy", "upside_down",
-                                     "fax", "phone_photo", "phone_photo_sent"])
+                                     "fax", "phone_photo", "phone_photo_sent", "phone_photo_oblique",
+                                     "phone_photo_dim"])
 def test_degrade_size_and_qr(small_kit, profile):
     import zxingcpp
 

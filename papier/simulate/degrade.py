@@ -32,6 +32,7 @@ class Profile:
     send_long_px: int = 0                   # a photo sent by a messaging app: long side resized to this (0: kept)
     perspective: tuple[float, float] = (0.02, 0.07)  # far edge's corners moved in by this share of the page width
     exposure: float = 1.0                   # light on the page (a dim office: < 1; the sensor's noise stays)
+    marker: float = 0.0                     # highlighted lines per page (Poisson mean): a fluorescent marker's band
     default_fmt: str = "pdf"
 
 
@@ -59,6 +60,9 @@ PROFILES: dict[str, Profile] = {
     # taken in a dim office with a moving hand or before the focus settled: the whole photo is soft
     "phone_photo_blurred": Profile("phone_photo_blurred", 300, skew_deg=5.0, noise=5.0, blur=2.4, jpeg=(78, 90),
                                    photo=True, default_fmt="jpg", shake_mm=0.8),
+    # lines flagged with a fluorescent marker by the agents, scanned in grey
+    "scanner_200_marker": Profile("scanner_200_marker", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
+                                  jpeg=(75, 90), marker=1.5),
     # taken standing beside the desk: the sheet seen at a slant, its far edge much shorter than its near one
     "phone_photo_oblique": Profile("phone_photo_oblique", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90),
                                    photo=True, default_fmt="jpg", perspective=(0.12, 0.25)),
@@ -163,6 +167,30 @@ def _bend(img: np.ndarray, bend_mm: float, rng: np.random.Generator) -> np.ndarr
         map_x, map_y = xx - du, yy - dv
     return cv2.remap(img, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+def _highlight(g: np.ndarray, per_page: float, dpi: float, rng: np.random.Generator) -> np.ndarray:
+    """Lines an agent went over with a fluorescent marker (to flag them): a translucent band 4–7 mm tall along
+    part of a line, which a grey capture sees as a mid grey (pink, orange, green or blue: 55–80 % of the paper's
+    light; yellow would hardly show); ink under it stays dark."""
+    n = int(rng.poisson(per_page))
+    if not n:
+        return g
+    h, w = g.shape
+    mm = dpi / 25.4
+    f = g.astype(np.float32)
+    for _ in range(n):
+        y = rng.uniform(35, 265) * mm
+        tall = rng.uniform(4, 7) * mm
+        x0 = rng.uniform(0.05, 0.5) * w
+        x1 = rng.uniform(max(x0 / w + 0.2, 0.6), 0.97) * w
+        xs = np.arange(int(x0), int(x1))
+        wob = np.cumsum(rng.normal(0, 0.02 * mm, len(xs))) + rng.uniform(-1, 1) * mm * (xs - x0) / max(x1 - x0, 1)
+        shade = np.float32(rng.uniform(0.55, 0.8))
+        for x, dy in zip(xs[::2], wob[::2]):
+            ya, yb = int(max(0, y + dy)), int(min(h, y + dy + tall))
+            f[ya:yb, x:x + 2] *= shade
+    return np.clip(f, 0, 255).astype(np.uint8)
 
 
 def _glare(xx: np.ndarray, yy: np.ndarray, corners: np.ndarray, peak: float, rng: np.random.Generator) -> np.ndarray:
@@ -281,6 +309,8 @@ def degrade(img: np.ndarray, profile: str | Profile, rng: np.random.Generator, *
     p = get_profile(profile)
     dpi = dpi or p.dpi
     g = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    if p.marker:
+        g = _highlight(g, p.marker, dpi, rng)
     f = g.astype(np.float32)
     if p.photo:
         out = _photo(g, p, rng)

@@ -1,0 +1,140 @@
+"""Is a box sitting on a tint? A line gone over with a fluorescent marker, a coffee stain.
+
+Agents flag lines with a fluorescent marker. Scanned or photographed in grey, a pink, orange, green or blue marker
+is a mid grey, darker than the ink level of the mark reader over the whole box: an unticked « Quittance annulée »
+box under a highlighted line reads as ticked — a payment silently counted as cancelled (bench_scan profile
+``scanner_200_marker``, seed 5, before this check: 22 silent errors on 83 pages, checkboxes and multi-choice
+bubbles read as marked under a band).
+
+A mark is local: a tick, a cross or a fill lies in its box, and what strays out of it is a pen stroke, thin. A
+tint is wide and goes on beyond the box. So around every bubble and checkbox, in a ring just outside it (beyond
+its printed outline), the share of pixels that belong to wide dark areas is measured: pixels darker than
+TINT_DARKNESS of the local paper, after an opening by a disk TINT_WIDTH_MM across (pen strokes, print and letters
+are thinner and vanish). A mark field with a spot whose ring is at least TINT_RING_FRAC wide-dark goes to review,
+whatever it reads: under a tint a tick and its absence both look like ink, and a pencil tick may not stand out.
+
+Measured at 4 px/mm (the aligned page halved): cheap, and still finer than the opening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from papier.layout import PageLayout
+from scan_ingest.marks import Darkness
+from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_DARKNESS, TINT_MIN_EXTENT_MM, TINT_RING_FRAC, TINT_RING_MM,
+                                    TINT_WIDTH_MM)
+
+_F = 2  # the aligned page (8 px/mm) halved
+_LABEL_SIDE = 0.3  # rings stop this share of their inner size right of the spot's centre: the label is beyond
+# for each paper level p, pixel values below limit[p] are darker than TINT_DARKNESS of it (1 - a / p > TINT_DARKNESS)
+_TINT_LIMIT = np.ceil(np.maximum(np.arange(256), 1) * (1.0 - TINT_DARKNESS)).astype(np.uint8)
+S = ALIGN_PX_PER_MM / _F  # px/mm where the tint is measured
+
+
+@dataclass(frozen=True)
+class _Rings:
+    keys: tuple[tuple[int, int], ...]  # (entry row, field index) of each mark field
+    field_of: np.ndarray               # (spots,) index into keys
+    spot_of: np.ndarray                # (ring pixels,) the spot each ring pixel belongs to
+    yx: np.ndarray                     # (ring pixels, 2) at S px/mm
+
+
+def _annulus(cx: float, cy: float, r0: float, r1: float) -> np.ndarray:
+    """Pixel (y, x) at S px/mm whose centres lie between radii r0 and r1 mm of (cx, cy) mm, left of the label
+    (printed to the right of every bubble)."""
+    t = int(np.ceil(r1 * S)) + 1
+    yy, xx = np.mgrid[-t:t + 1, -t:t + 1]
+    y0, x0 = int(round(cy * S)), int(round(cx * S))
+    dx, dy = (xx + x0 + 0.5) / S - cx, (yy + y0 + 0.5) / S - cy
+    d = np.hypot(dx, dy)
+    sel = (d >= r0) & (d <= r1) & (dx <= _LABEL_SIDE * r0)
+    return np.c_[yy[sel] + y0, xx[sel] + x0]
+
+
+def _frame(x: float, y: float, w: float, h: float, m0: float, m1: float) -> np.ndarray:
+    """Pixels between the rectangle grown by m0 mm and grown by m1 mm, left of the label (printed to the right of
+    every checkbox)."""
+    ya, yb = int(np.floor((y - m1) * S)), int(np.ceil((y + h + m1) * S))
+    xa, xb = int(np.floor((x - m1) * S)), int(np.ceil((x + w + m1) * S))
+    yy, xx = np.mgrid[ya:yb, xa:xb]
+    py, px = (yy + 0.5) / S, (xx + 0.5) / S
+    inner = (py >= y - m0) & (py <= y + h + m0) & (px >= x - m0) & (px <= x + w + m0)
+    keep = ~inner & (px <= x + w / 2 + _LABEL_SIDE * (w / 2 + m0))
+    return np.c_[yy[keep], xx[keep]]
+
+
+@lru_cache(maxsize=32)
+def _rings(layout: PageLayout) -> _Rings:
+    keys: list[tuple[int, int]] = []
+    field_of: list[int] = []
+    parts: list[np.ndarray] = []
+    m0, m1 = TINT_RING_MM
+    for e in layout.entries:
+        for fi, f in enumerate(e.fields):
+            if f.type in ("choice", "multi") and f.options:
+                rings = [_annulus(o.cx, o.cy, o.r + m0, o.r + m1) for o in f.options]
+            elif f.type == "checkbox" and f.box is not None:
+                b = f.box
+                rings = [_frame(b.x, b.y, b.w, b.h, m0, m1)]
+            else:
+                continue
+            keys.append((e.row, fi))
+            for r in rings:
+                field_of.append(len(keys) - 1)
+                parts.append(r)
+    if not parts:
+        return _Rings((), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 2), np.int64))
+    spot_of = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
+    return _Rings(tuple(keys), np.array(field_of, np.int64), spot_of, np.concatenate(parts))
+
+
+def _wide_labels(aligned: np.ndarray, dark: Darkness) -> tuple[np.ndarray, np.ndarray]:
+    """(labels at S px/mm, which labels are wide dark areas): see wide_dark."""
+    h, w = aligned.shape[0] // _F * _F, aligned.shape[1] // _F * _F
+    a = cv2.resize(aligned[:h, :w], (w // _F, h // _F), interpolation=cv2.INTER_AREA)
+    p = cv2.resize(dark.paper[:h, :w], (w // _F, h // _F), interpolation=cv2.INTER_AREA)
+    m = cv2.compare(a, cv2.LUT(p, _TINT_LIMIT), cv2.CMP_LT) // 255  # darker than TINT_DARKNESS of the paper
+    k = max(3, int(round(TINT_WIDTH_MM * S)) | 1)
+    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    # ... and at least TINT_MIN_EXTENT_MM long one way: a band, a stain; not a filled bubble pushed off its ring
+    _, lab, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    keep = np.maximum(st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT]) >= TINT_MIN_EXTENT_MM * S
+    keep[0] = False
+    return lab, keep
+
+
+def wide_dark(aligned: np.ndarray, dark: Darkness) -> np.ndarray:
+    """At S px/mm: pixels darker than TINT_DARKNESS of the local paper that belong to an area at least
+    TINT_WIDTH_MM across and TINT_MIN_EXTENT_MM long (bool)."""
+    lab, keep = _wide_labels(aligned, dark)
+    return keep[lab]
+
+
+def ring_fractions(aligned: np.ndarray, dark: Darkness, layout: PageLayout) -> tuple[tuple[tuple[int, int], ...],
+                                                                                      np.ndarray, np.ndarray]:
+    """(field keys, field of each spot, wide-dark share of each spot's ring)."""
+    rg = _rings(layout)
+    if not len(rg.field_of):
+        return rg.keys, rg.field_of, np.zeros(0)
+    lab, keep = _wide_labels(aligned, dark)
+    y = np.clip(rg.yx[:, 0], 0, lab.shape[0] - 1)
+    x = np.clip(rg.yx[:, 1], 0, lab.shape[1] - 1)
+    n = np.bincount(rg.spot_of, minlength=len(rg.field_of))
+    on = np.bincount(rg.spot_of, weights=keep[lab[y, x]].astype(np.float64), minlength=len(rg.field_of))
+    return rg.keys, rg.field_of, on / np.maximum(n, 1)
+
+
+def tinted_fields(aligned: np.ndarray, dark: Darkness, layout: PageLayout) -> dict[tuple[int, int], float]:
+    """(row, field index) → the largest wide-dark share of its spots' rings, for the mark fields at or above
+    TINT_RING_FRAC."""
+    keys, field_of, frac = ring_fractions(aligned, dark, layout)
+    if not len(keys):
+        return {}
+    worst = np.zeros(len(keys))
+    np.maximum.at(worst, field_of, frac)
+    return {k: round(float(v), 2) for k, v in zip(keys, worst) if v >= TINT_RING_FRAC}

@@ -1,0 +1,72 @@
+"""A line gone over with a fluorescent marker: in grey its band is darker than the ink level over a whole box, so a
+box under it goes to review instead of being read as ticked (scan_ingest/tint.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+
+from scan_ingest import marks as mk
+from scan_ingest import testing as T
+from scan_ingest import tint
+from scan_ingest.read import TINTED_FIELD
+
+DPI = 200
+
+
+def _band(img: np.ndarray, y_mm: float, x0_mm: float, x1_mm: float, tall_mm: float = 5.0, shade: float = 0.62,
+          dpi: float = DPI) -> None:
+    """A marker's translucent band (a pink marker in grey: 62 % of the light), centred on y_mm."""
+    mm = dpi / 25.4
+    ya, yb = int((y_mm - tall_mm / 2) * mm), int((y_mm + tall_mm / 2) * mm)
+    xa, xb = int(x0_mm * mm), int(x1_mm * mm)
+    img[ya:yb, xa:xb] = (img[ya:yb, xa:xb].astype(np.float32) * shade).astype(np.uint8)
+
+
+def _centre_y(page: dict, row: int, name: str) -> float:
+    b = T.field_of(page, row, name)["box"]
+    return b["y"] + b["h"] / 2
+
+
+def test_clean_marks_are_not_a_tint_and_a_band_is(small_kit):
+    layout, page = T.aligned_render(small_kit, "paiement")
+    pg = T.find_page(small_kit.out_dir, "paiement")
+    ad = 8 * 25.4  # the aligned page's resolution (8 px/mm)
+    for row, value in ((1, "cheque"), (2, "especes")):
+        T.fill_bubble(page, pg, row, "mode", value, dpi=ad)
+    T.tick_box(page, pg, 3, "annulee", dpi=ad)
+    assert tint.tinted_fields(page, mk.darkness(page), layout) == {}  # filled bubbles, a cross: marks, not tints
+    _band(page, _centre_y(pg, 2, "annulee"), 60, 205, dpi=ad)
+    got = tint.tinted_fields(page, mk.darkness(page), layout)
+    keys = {(r, [f.name for e in layout.entries if e.row == r for f in e.fields][fi]) for r, fi in got}
+    assert (2, "annulee") in keys and all(r == 2 for r, _ in keys), keys
+
+
+def test_a_highlighted_line_is_never_read_as_cancelled(small_kit, tmp_path):
+    """Rows 2 and 3 highlighted along their « Quittance annulée » box; only row 3's box is ticked. Without the
+    check, row 2's empty box under the band was read as ticked and accepted (checked by hand: tinted_fields
+    returning nothing): a payment silently counted as cancelled. Now both go to review with the reason, row 1
+    (no band) reads as usual, and the summary names the page."""
+    from scan_ingest.pipeline import ingest
+
+    page = T.find_page(small_kit.out_dir, "paiement")
+    img = T.render(small_kit.pdf_path, page["pdf_page"], DPI)
+    T.tick_box(img, page, 1, "annulee")
+    T.tick_box(img, page, 3, "annulee")
+    for row in (2, 3):
+        _band(img, _centre_y(page, row, "annulee"), 70, 205)
+    path = T.save_image(img, tmp_path / "surligne.png", DPI)
+    report = ingest([str(path)], tmp_path / "p.db", workers=1)
+    con = sqlite3.connect(tmp_path / "p.db")
+    got = {r: (v, s, why or "", ink) for r, v, s, why, ink in con.execute(
+        "select e.row, f.value, f.status, f.reason, e.has_ink from fields f join entries e on e.id = f.entry_id "
+        "where f.name = 'annulee'")}
+    con.close()
+    assert got[1][:3] == ("true", "auto", "")
+    for row in (2, 3):
+        value, status, why, entry_ink = got[row]
+        assert status == "review" and TINTED_FIELD in why and entry_ink == 1, got[row]
+    assert got[4][:2] == ("false", "auto")
+    summary = report.summary()
+    assert "Cases surlignées" in summary and "surligne.png page 1" in summary.split("surlignées")[1]
