@@ -182,7 +182,7 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     elif doubts.faded:
         res.faded = len(doubts.faded)
         res.reason = f"{FADED_PAGE} : {res.faded} champ(s) à vérifier"
-    res.noisy = sum(1 for en in res.entries for fr in en.fields if (fr.reason or "").startswith(NOISY_FIELD))
+    res.noisy = sum(1 for en in res.entries for fr in en.fields if NOISY_FIELD in (fr.reason or ""))
     res.tinted = sum(1 for en in res.entries for fr in en.fields if TINTED_FIELD in (fr.reason or ""))
     if res.noisy and not res.reason:
         res.reason = f"{NOISY_FIELD} : {res.noisy} case(s) à vérifier"
