@@ -355,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", type=int, default=80, help="pages per profile (default: > 10,000 filled fields)")
     ap.add_argument("--profiles", default="scanner_300,scanner_200,scanner_150_jpeg,photocopy,fax,upside_down,"
                                           "phone_photo,phone_photo_bent,phone_photo_glare,phone_photo_blurred,"
-                                          "phone_photo_sent,phone_photo_oblique,phone_photo_dim,scanner_200_marker")
+                                          "phone_photo_sent,phone_photo_oblique,phone_photo_dim,scanner_200_marker,"
+                                          "scanner_200_sprawl")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--big", type=int, default=300, help="also a single PDF of this many pages (0: no)")
     ap.add_argument("--out", default=None, help="keep the work here (default: a temporary folder)")

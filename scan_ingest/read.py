@@ -34,7 +34,7 @@ from scan_ingest.sources import (
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BEND_REVIEW_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2,
     COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN,
-    RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM,
+    RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -385,6 +385,8 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
                 if (e.row, fi) in doubts.tinted:  # under a marker's band a tick and its absence both look inked
                     results[(e.row, fi)].has_ink = True
                     _to_review(results[(e.row, fi)], TINTED_FIELD)
+                if f.type == "checkbox" and results[(e.row, fi)].has_ink and _spill_mm2(dark, f) >= SPILL_MIN_MM2:
+                    _to_review(results[(e.row, fi)], SPILL_FIELD)
                 continue
             ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))
             if f.type == "digits":
@@ -439,6 +441,7 @@ FADED_FIELD = "zone trop claire sur l'image (reflet ?) : à lire sur la page"
 FADED_PAGE = "reflet ou zone trop claire sur l'image"
 NOISY_FIELD = "image sombre ou granuleuse"
 TINTED_FIELD = "case surlignée ou tachée"
+SPILL_FIELD = "écriture de la case voisine débordant dans celle-ci"
 
 
 @dataclass(frozen=True)
@@ -469,6 +472,14 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: 
     noisy = {} if page or bilevel else noise.noisy_fields(aligned, dark, layout)
     tinted = {} if page else tint.tinted_fields(aligned, dark, layout)
     return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted)
+
+
+def _spill_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
+    """Ink (mm²) in the gap left of a checkbox (SPILL_GAP_MM): initials or a name written on past its own box into
+    the « Annulé » box beside it, which a tick does not reach."""
+    assert f.box is not None
+    b, (near, far), m = f.box, SPILL_GAP_MM, ZONE_INSET_MM  # ink_area_mm2 insets its zones by ZONE_INSET_MM
+    return mk.ink_area_mm2(dark, [Rect(b.x - far - m, b.y - m, far - near + 2 * m, b.h + 2 * m)])
 
 
 def _to_review(fr: FieldResult, why: str) -> None:

@@ -203,7 +203,8 @@ def simulate_batch(kit_dir: str | Path, out_dir: str | Path, *, profile: str = "
             values = make_values(page, page_known, rng, fill_rate=fill_rate, scenario={"copy": copy})
             writer = make_writer(rng)
             img, info = make_page_image(page_renderer, page, dpi, rng, values, photocopied=copy > 0,
-                                        styles={"writer": writer, "ambiguous_rate": ambiguous_rate})
+                                        styles={"writer": writer, "ambiguous_rate": ambiguous_rate,
+                                                "sprawl_rate": prof.sprawl})
             if page_renderer is not renderer:
                 page_renderer.close()
             flip = True if item["kind"] == "upside_down" else None

@@ -33,6 +33,8 @@ class Profile:
     perspective: tuple[float, float] = (0.02, 0.07)  # far edge's corners moved in by this share of the page width
     exposure: float = 1.0                   # light on the page (a dim office: < 1; the sensor's noise stays)
     marker: float = 0.0                     # highlighted lines per page (Poisson mean): a fluorescent marker's band
+    sprawl: float = 0.0                     # share of texts written on past their box (a habit of the writers, not
+                                            # of the machine: simulate_batch hands it to fill_page)
     default_fmt: str = "pdf"
 
 
@@ -63,6 +65,9 @@ PROFILES: dict[str, Profile] = {
     # lines flagged with a fluorescent marker by the agents, scanned in grey
     "scanner_200_marker": Profile("scanner_200_marker", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
                                   jpeg=(75, 90), marker=1.5),
+    # hurried agents whose writing runs on past its box (initials into the next box, « Quittance annulée »...)
+    "scanner_200_sprawl": Profile("scanner_200_sprawl", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
+                                  jpeg=(75, 90), sprawl=0.3),
     # taken standing beside the desk: the sheet seen at a slant, its far edge much shorter than its near one
     "phone_photo_oblique": Profile("phone_photo_oblique", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90),
                                    photo=True, default_fmt="jpg", perspective=(0.12, 0.25)),

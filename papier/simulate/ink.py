@@ -60,6 +60,7 @@ DEFAULT_STYLES: dict[str, Any] = {
     "ambiguous_rate": 0.03,   # share of marked choice/multi/checkbox fields drawn deliberately ambiguous
     "touch_rate": 0.06,       # share of digits that touch their box's border
     "mark_mix": 0.25,         # probability that a mark uses another style than the writer's preferred one
+    "sprawl_rate": 0.0,       # share of written texts that run on 2–6 mm past their box's right edge (large initials)
 }
 
 
@@ -350,8 +351,9 @@ def _fit(text: str, box_w: float, box_h: float, px_per_mm: float) -> tuple[str, 
 
 
 def draw_text(cov: np.ndarray, text: str, box: tuple[float, float, float, float], w: Writer, dpi: float,
-              rng: np.random.Generator) -> str:
-    """Write `text` in a zone (px). Returns what was actually written (the text, maybe shortened)."""
+              rng: np.random.Generator, run_on: float = 0.0) -> str:
+    """Write `text` in a zone (px). Returns what was actually written (the text, maybe shortened). `run_on` (px):
+    a hurried hand writes its first line large and ends it that far past the zone's right edge."""
     bx, by, bw, bh = box
     ppm = dpi / 25.4
     written, lines, s = _fit(text, bw * 0.93 - 1.5 * ppm, bh, ppm)
@@ -360,12 +362,17 @@ def draw_text(cov: np.ndarray, text: str, box: tuple[float, float, float, float]
     t = max(1, int(round(w.width_mm * ppm * 0.8)))
     line_step = bh / (len(lines) + 0.2) if len(lines) > 1 else bh
     ph = int(bh + 4 * ppm)
-    pw = int(bw + 4 * ppm)
+    pw = int(bw + 4 * ppm + run_on)
     p = np.zeros((ph, pw), np.uint8)
     y_line = 2 * ppm
+    if run_on:
+        s *= 1.25
     for li, line in enumerate(lines):
         base_y = y_line + li * line_step + line_step * rng.uniform(0.62, 0.75)
         x = 2 * ppm + 1.0 * ppm + bw * 0.02 * rng.uniform(0.0, 1.5) * (1.3 - w.care)
+        if run_on and li == 0:  # the line ends run_on past the zone's right edge, begun inside the zone
+            tw = cv2.getTextSize(_ascii(line), FONT, s, t)[0][0] * 0.92
+            x = max(x, min(2 * ppm + bw + run_on - tw, 2 * ppm + bw - 0.5 * tw))
         drift = rng.uniform(-0.04, 0.04)
         for ch in _ascii(line):
             cs = s * rng.uniform(0.93, 1.07)
@@ -488,7 +495,10 @@ def fill_page(img: np.ndarray, page: dict[str, Any], values: dict[int, dict[str,
             elif typ == "text":
                 b = f["box"]
                 box = (_px(b["x"], dpi), _px(b["y"], dpi), _px(b["w"], dpi), _px(b["h"], dpi))
-                out_vals[name] = draw_text(cov, str(v), box, w, dpi, rng) or None
+                run_on = 0.0
+                if st["sprawl_rate"] and rng.random() < st["sprawl_rate"]:  # the hand runs on past the box
+                    run_on = _px(rng.uniform(2.0, 6.0), dpi)
+                out_vals[name] = draw_text(cov, str(v), box, w, dpi, rng, run_on) or None
             if amb:
                 ambiguous.setdefault(int(row), []).append(name)
                 ambiguity.setdefault(int(row), {})[name] = amb

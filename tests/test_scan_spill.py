@@ -1,0 +1,54 @@
+"""Initials written on past their box into the « Quittance annulée » box beside it: a payment must not be taken for
+cancelled (scan_ingest/read._spill_mm2)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import cv2
+
+from scan_ingest import testing as T
+from scan_ingest.read import SPILL_FIELD
+
+DPI = 200
+
+
+def _initials(img, page: dict, row: int, text: str, end_past_mm: float) -> None:
+    """`text` written large in the row's « Initiales agent » box, begun inside it and ending `end_past_mm` mm past
+    its right edge (the checkbox starts 3.4 mm further)."""
+    mm = DPI / 25.4
+    v = T.field_of(page, row, "visa")["box"]
+    x0, x1 = (v["x"] + v["w"] - 12) * mm, (v["x"] + v["w"] + end_past_mm) * mm
+    (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 2)
+    cv2.putText(img, text, (int(x0), int((v["y"] + v["h"] - 1.5) * mm)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+                (x1 - x0) / tw, 30, max(1, int(0.4 * mm)), cv2.LINE_AA)
+
+
+def test_initials_run_on_into_the_cancel_box_go_to_review(small_kit, tmp_path):
+    """Rows 1–3: initials ending 4.5–6 mm past their box, inside the empty « Quittance annulée » box (without the
+    rule, row 2 at least was read as ticked and accepted: checked by hand with SPILL_MIN_MM2 out of reach). Row 4:
+    short initials inside their box and a real tick: accepted. Row 5: a real tick alone: accepted."""
+    from scan_ingest.pipeline import ingest
+
+    page = T.find_page(small_kit.out_dir, "paiement")
+    img = T.render(small_kit.pdf_path, page["pdf_page"], DPI)
+    for row, text, past in ((1, "MLR", 4.5), (2, "JPD", 6.0), (3, "CMX", 5.0)):
+        _initials(img, page, row, text, past)
+    _initials(img, page, 4, "AB", -2.0)
+    for row in (4, 5):
+        T.tick_box(img, page, row, "annulee", dpi=DPI)
+    path = T.save_image(img, tmp_path / "initiales.png", DPI)
+    ingest([str(path)], tmp_path / "p.db", workers=1)
+    con = sqlite3.connect(tmp_path / "p.db")
+    got = {r: (v, s, why or "") for r, v, s, why in con.execute(
+        "select e.row, f.value, f.status, f.reason from fields f join entries e on e.id = f.entry_id "
+        "where f.name = 'annulee'")}
+    con.close()
+    for row in (1, 2, 3):
+        value, status, why = got[row]
+        assert (value, status) != ("true", "auto"), (row, got[row])
+        if value == "true":
+            assert status == "review" and why.startswith(SPILL_FIELD), got[row]
+    assert sum(got[r][1] == "review" for r in (1, 2, 3)) >= 2
+    assert got[4][:2] == ("true", "auto") and got[5][:2] == ("true", "auto")
+    assert got[6] == ("false", "auto", "")
