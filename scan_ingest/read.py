@@ -215,10 +215,10 @@ def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]],
     """A choice, multi or checkbox field from its spots' baseline-corrected (darkness, ink fraction), and for
     bubbles the page-corrected ink in each bubble's halo (a mark drawn beside its bubble). `noisy`: the image's
     grain there is too coarse to trust the ink fraction (noise.py); a field then in review says so."""
-    fr_ = _read_marks_plain(f, scores, halos, noisy)
-    if noisy and fr_.status == "review":
-        fr_.reason = f"{NOISY_FIELD} : {fr_.reason}"
-    return fr_
+    res = _read_marks_plain(f, scores, halos, noisy)
+    if noisy and res.status == "review":
+        res.reason = f"{NOISY_FIELD} : {res.reason}"
+    return res
 
 
 def _read_marks_plain(f: FieldGeom, scores: list[tuple[str | None, float, float]], halos: list[float] | None,
