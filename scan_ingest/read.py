@@ -441,7 +441,7 @@ FADED_FIELD = "zone trop claire sur l'image (reflet ?) : à lire sur la page"
 FADED_PAGE = "reflet ou zone trop claire sur l'image"
 NOISY_FIELD = "image sombre ou granuleuse"
 TINTED_FIELD = "case surlignée ou tachée"
-SPILL_FIELD = "écriture de la case voisine débordant dans celle-ci"
+SPILL_FIELD = "trait venu d'à côté de la case (écriture qui déborde, tampon)"
 
 
 @dataclass(frozen=True)
@@ -475,11 +475,16 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: 
 
 
 def _spill_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
-    """Ink (mm²) in the gap left of a checkbox (SPILL_GAP_MM): initials or a name written on past its own box into
-    the « Annulé » box beside it, which a tick does not reach."""
+    """Ink (mm²) in the gap SPILL_GAP_MM left of a checkbox, or above or below it (its label is on the right),
+    whichever holds most: initials or a name written on past their own box into the « Annulé » box beside it, the
+    border of a rubber stamp across it — strokes that come from outside, where a tick does not reach."""
     assert f.box is not None
     b, (near, far), m = f.box, SPILL_GAP_MM, ZONE_INSET_MM  # ink_area_mm2 insets its zones by ZONE_INSET_MM
-    return mk.ink_area_mm2(dark, [Rect(b.x - far - m, b.y - m, far - near + 2 * m, b.h + 2 * m)])
+    across, width = far - near + 2 * m, b.w + 2 * m
+    gaps = (Rect(b.x - far - m, b.y - m, across, b.h + 2 * m),  # left
+            Rect(b.x - m, b.y - far - m, width, across),         # above
+            Rect(b.x - m, b.y + b.h + near - m, width, across))  # below
+    return max(mk.ink_area_mm2(dark, [g]) for g in gaps)
 
 
 def _to_review(fr: FieldResult, why: str) -> None:

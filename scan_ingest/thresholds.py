@@ -77,13 +77,13 @@ NOISE_REVIEW = 0.05
 # seed 5, every spot of 82 pages per profile): 0 on every profile but two spots — 0.058 on a blurred photo, 0.19 on a
 # photocopy (a fill pushed off its bubble onto the field's bold label); highlighted lines (profile
 # scanner_200_marker, 1.5 bands a page) up to 0.76, and the 17 fields read wrong under a band at 0.29–0.60.
-# Writing run on into a checkbox from the field on its left (read._spill_mm2): ink in the gap SPILL_GAP_MM (from, to)
-# left of the box, over its height (no print there on any form), while the box itself holds ink. Measured (session
-# 17, bench_scan seed 5, every checkbox read ticked, 8 profiles): at most 0.31 mm² (a fax; 0.19 at 150 dpi, else
-# ≤ 0.16: a tick strays little to the left); initials written on into the box (drawn on a rendered page)
-# 0.98–3.5 mm². At SPILL_MIN_MM2 or more the box goes to review. Profile scanner_200_sprawl (30 % of texts run on
-# 2–6 mm past their box), seed 5: 24 silent errors without this rule (« Annulé » boxes read as ticked), 0 with it;
-# seeds 6 and 7: 0.
+# Strokes come into a checkbox from outside (read._spill_mm2): ink in the gap SPILL_GAP_MM (from, to) left of the box,
+# above it or below it (no print there on any form; its label is on the right), while the box itself holds ink.
+# Measured (session 17, bench_scan seed 5, every checkbox read ticked, 9 profiles): left ≤ 0.31 mm², above and below
+# ≤ 0.42 but for one fax tick at 1.66 (a tick strays little); initials written on into the box (drawn on a rendered
+# page) 0.98–3.5 mm² on the left; a rubber stamp's border across a box up to 2.4 mm². At SPILL_MIN_MM2 or more the
+# box goes to review. Profile scanner_200_sprawl (30 % of texts run on 2–6 mm past their box), seed 5: 24 silent
+# errors without the left gap (« Annulé » boxes read as ticked), 0 with it; seeds 6 and 7: 0.
 SPILL_GAP_MM = (1.4, 2.6)
 SPILL_MIN_MM2 = 0.6
 TINT_DARKNESS = 0.12

@@ -33,6 +33,8 @@ class Profile:
     perspective: tuple[float, float] = (0.02, 0.07)  # far edge's corners moved in by this share of the page width
     exposure: float = 1.0                   # light on the page (a dim office: < 1; the sensor's noise stays)
     marker: float = 0.0                     # highlighted lines per page (Poisson mean): a fluorescent marker's band
+    stamp: float = 0.0                      # probability that a page carries a rubber stamp (the régie's, the
+                                            # mairie's) pressed near its foot, where a page is closed
     sprawl: float = 0.0                     # share of texts written on past their box (a habit of the writers, not
                                             # of the machine: simulate_batch hands it to fill_page)
     default_fmt: str = "pdf"
@@ -65,6 +67,9 @@ PROFILES: dict[str, Profile] = {
     # lines flagged with a fluorescent marker by the agents, scanned in grey
     "scanner_200_marker": Profile("scanner_200_marker", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
                                   jpeg=(75, 90), marker=1.5),
+    # pages closed with the régie's or the mairie's rubber stamp near their foot
+    "scanner_200_stamp": Profile("scanner_200_stamp", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
+                                 jpeg=(75, 90), stamp=0.8),
     # hurried agents whose writing runs on past its box (initials into the next box, « Quittance annulée »...)
     "scanner_200_sprawl": Profile("scanner_200_sprawl", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
                                   jpeg=(75, 90), sprawl=0.3),
@@ -198,6 +203,48 @@ def _highlight(g: np.ndarray, per_page: float, dpi: float, rng: np.random.Genera
     return np.clip(f, 0, 255).astype(np.uint8)
 
 
+def _stamp(g: np.ndarray, dpi: float, rng: np.random.Generator) -> np.ndarray:
+    """A rubber stamp pressed near the foot of the page (where a page of a journal is closed and signed): an oval or
+    a rectangle 35–50 mm wide, a double border and two lines of capitals, violet or blue ink (a grey capture sees
+    45–65 % of the paper's light), unevenly inked, turned up to 25 degrees."""
+    mm = dpi / 25.4
+    w_mm, h_mm = rng.uniform(35, 50), rng.uniform(18, 26)
+    size = int(max(w_mm, h_mm) * 1.3 * mm)
+    c = size // 2
+    patch = np.zeros((size, size), np.uint8)
+    t = max(1, int(round(0.5 * mm)))
+    axes = (int(w_mm / 2 * mm), int(h_mm / 2 * mm))
+    if rng.random() < 0.5:
+        cv2.ellipse(patch, (c, c), axes, 0, 0, 360, 255, t, cv2.LINE_AA)
+        cv2.ellipse(patch, (c, c), (axes[0] - int(1.5 * mm), axes[1] - int(1.5 * mm)), 0, 0, 360, 255, t,
+                    cv2.LINE_AA)
+    else:
+        cv2.rectangle(patch, (c - axes[0], c - axes[1]), (c + axes[0], c + axes[1]), 255, t, cv2.LINE_AA)
+        cv2.rectangle(patch, (c - axes[0] + int(1.5 * mm), c - axes[1] + int(1.5 * mm)),
+                      (c + axes[0] - int(1.5 * mm), c + axes[1] - int(1.5 * mm)), 255, t, cv2.LINE_AA)
+    for k, text in enumerate(("MAIRIE", "REGIE DE RECETTES" if rng.random() < 0.5 else "SERVICE ETAT CIVIL")):
+        scale = 2.8 * mm / cv2.getTextSize("H", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)[0][1]
+        tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, t)[0][0]
+        if tw > 1.6 * axes[0]:
+            scale *= 1.6 * axes[0] / tw
+            tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, t)[0][0]
+        cv2.putText(patch, text, (c - tw // 2, int(c + (k - 0.2) * 4.5 * mm)), cv2.FONT_HERSHEY_SIMPLEX, scale, 255,
+                    t, cv2.LINE_AA)
+    M = cv2.getRotationMatrix2D((c, c), rng.uniform(-25, 25), 1.0)
+    patch = cv2.warpAffine(patch, M, (size, size))
+    inked = cv2.resize(rng.uniform(0.6, 1.0, (size // 8 + 1, size // 8 + 1)).astype(np.float32), (size, size))
+    cover = patch.astype(np.float32) / 255.0 * inked * (1.0 - rng.uniform(0.45, 0.65))
+    h, w = g.shape
+    y0 = int(rng.uniform(195, 265) * mm) - c
+    x0 = int(rng.uniform(55, 165) * mm) - c
+    ya, yb, xa, xb = max(0, y0), min(h, y0 + size), max(0, x0), min(w, x0 + size)
+    if ya >= yb or xa >= xb:
+        return g
+    f = g.astype(np.float32)
+    f[ya:yb, xa:xb] *= 1.0 - cover[ya - y0:yb - y0, xa - x0:xb - x0]
+    return np.clip(f, 0, 255).astype(np.uint8)
+
+
 def _glare(xx: np.ndarray, yy: np.ndarray, corners: np.ndarray, peak: float, rng: np.random.Generator) -> np.ndarray:
     """A specular reflection (a lamp, a window) on the photographed sheet, as light added to paper and ink alike:
     an elongated soft spot of `peak` (times 0.6-1) at its centre, somewhere on the page (`corners`, photo px), from
@@ -316,6 +363,8 @@ def degrade(img: np.ndarray, profile: str | Profile, rng: np.random.Generator, *
     g = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     if p.marker:
         g = _highlight(g, p.marker, dpi, rng)
+    if p.stamp and rng.random() < p.stamp:
+        g = _stamp(g, dpi, rng)
     f = g.astype(np.float32)
     if p.photo:
         out = _photo(g, p, rng)
