@@ -7,9 +7,9 @@ read as marked either by its mean darkness (a filled mark) or by the share of it
 profile ``phone_photo_dim``, seed 5, before this check: 5 silent errors on 83 photos, all unticked « Annulé »
 boxes read as ticked, two of them on lines otherwise empty).
 
-The noise is measured where the marks are: the image minus a slightly blurred copy, its median absolute value in
-tiles of NOISE_TILE_MM (print and ink cover a small part of a tile: the median is the grain's), relative to the
-local paper level (marks.Darkness), scaled to a standard deviation. A mark field with a spot in a tile above
+The noise is measured where the marks are: the image minus a slightly blurred copy, the 25th percentile of its
+absolute value in tiles of NOISE_TILE_MM (print and ink edges, a minority of a tile's pixels, lie above it: the
+low quantile is the grain's), relative to the local paper level (marks.Darkness), scaled to a standard deviation. A mark field with a spot in a tile above
 NOISE_REVIEW is read noise-aware (marks.classify(noisy=True)): a spot counts as marked only by its mean darkness,
 not by its ink-pixel share alone, so a thin tick there is « à vérifier » instead of a guess either way.
 
