@@ -1,8 +1,8 @@
 """Identify a page from its QR codes: which kit, form, version and serial, in any orientation.
 
 Both QR codes are looked for (downscaled first, full resolution when that finds fewer than two, then, when neither
-found any code, on a sharpened copy: a blurred phone photo); every page payload found must decode, pass its check value and agree with the others; the form version must be known to
-this installation or to a scanned kit manifest. Anything else makes the page unidentified with a reason: never
+found any code, on a sharpened copy: a blurred phone photo); every page payload found must decode, pass its check
+value and agree with the others; the form version must be known to this installation or to a scanned kit manifest. Anything else makes the page unidentified with a reason: never
 guessed. A page with no code and no ink at all (the back of a sheet scanned recto verso) is said to be blank
 (BLANK_PAGE): still unidentified, its image kept, but nobody has anything to do with it.
 """
@@ -98,7 +98,26 @@ def _px_per_mm(gray: np.ndarray) -> float:
 
 
 def blank_page(gray: np.ndarray) -> bool:
-    """No ink on the page, away from its edges (see BLANK_PAGE)."""
+    """No ink on the page, away from its edges (see BLANK_PAGE), and no kit corner marker even once the page's
+    contrast is stretched (washed_out_kit_page)."""
+    return _no_ink(gray) and not washed_out_kit_page(gray)
+
+
+def washed_out_kit_page(gray: np.ndarray) -> bool:
+    """A kit page captured so pale (a scanner's exposure set far too light) that nothing reaches the ink level and
+    no QR code reads: its corner markers, solid black squares, still show once the page's own contrast is stretched
+    (found at 2 % of the paper's light on a rendered page; never on the bench's blank sheets). Such a page is not
+    blank: a person must see it."""
+    from scan_ingest.align import find_markers  # align imports this module
+
+    lo, hi = np.percentile(gray, [0.5, 50])
+    if hi - lo < 1:
+        return False
+    stretched = np.clip((gray.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+    return bool(find_markers(stretched))
+
+
+def _no_ink(gray: np.ndarray) -> bool:
     f = max(1, int(_px_per_mm(gray) / BLANK_PX_PER_MM))
     small = _shrink(gray, f) if f > 1 else gray
     ppm = _px_per_mm(gray) / f
@@ -132,21 +151,28 @@ def _sharpened_qrs(gray: np.ndarray) -> list[FoundQR]:
 def find_qrs(gray: np.ndarray) -> list[FoundQR]:
     """Every QR code on the page (downscaled search first, full resolution as fallback, then sharpened unless the
     page is blank)."""
+    return _find_qrs(gray)[0]
+
+
+def _find_qrs(gray: np.ndarray) -> tuple[list[FoundQR], bool]:
+    """(find_qrs, whether the page is blank: only tested when no code was found)."""
     factor = max(1, max(gray.shape) // QR_SEARCH_LONG_SIDE)  # the long side stays ≥ QR_SEARCH_LONG_SIDE
     qrs = _read_qrs(gray, factor) if factor > 1 else []
     if _page_qrs(qrs) < 2:
         full = _read_qrs(gray, 1)
         if len(full) >= len(qrs):
             qrs = full
-    if not qrs and not blank_page(gray):
-        qrs = _sharpened_qrs(gray)
-    return qrs
+    if qrs:
+        return qrs, False
+    if blank_page(gray):
+        return [], True
+    return _sharpened_qrs(gray), False
 
 
 def identify(gray: np.ndarray, custom_forms: dict[tuple[str, int], FormDef] | None = None,
              kits: frozenset[str] | None = None) -> Identification:
     """Who is this page? See the module docstring for the rules."""
-    qrs = find_qrs(gray)
+    qrs, blank = _find_qrs(gray)
     pages = [q for q in qrs if not is_manifest_payload(q.text)]
     manifests = [q for q in qrs if is_manifest_payload(q.text)]
     if manifests and not pages:
@@ -159,8 +185,11 @@ def identify(gray: np.ndarray, custom_forms: dict[tuple[str, int], FormDef] | No
             chunks.append((c.kit_id, c.index, c.count, c.data))
         return Identification(True, None, qrs=qrs, manifest_chunks=sorted(set(chunks)))
     if not pages:
-        if not qrs and blank_page(gray):
+        if blank:
             return Identification(False, BLANK_PAGE)
+        if not qrs and _no_ink(gray) and washed_out_kit_page(gray):
+            return Identification(False, "page du kit trop pâle sur l'image (ses repères se voient, pas son QR "
+                                         "code) : renumérisez-la en réglant le scanner plus foncé")
         return Identification(False, "aucun QR code lisible : page d'un autre document, trop abîmée ou floue "
                                      "(renumérisez-la)")
     idents: list[PageIdentity] = []

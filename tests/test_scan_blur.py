@@ -96,3 +96,19 @@ def test_a_blurred_photo_through_the_pipeline_is_read_or_flagged(small_kit, tmp_
         if (row, name) in ((1, "annulee"), (2, "service"), (2, "montant")) or status != "auto":
             continue
         assert value in (None, "", [], False), (row, name, value)  # nothing else was written
+
+
+def test_a_washed_out_kit_page_is_not_taken_for_blank(small_kit):
+    """A register page captured so pale that its solid black reads at 4 % of the paper: no QR code and no ink at
+    the ink level, but its corner markers show once its contrast is stretched. It is not blank (a blank page asks
+    nothing of anyone): it is unidentified, with a reason that says what to do."""
+    page = T.find_page(small_kit.out_dir, "paiement")
+    img = T.render(small_kit.pdf_path, page["pdf_page"], 200).astype(np.float32)
+    rng = np.random.default_rng(0)
+    pale = np.clip(255 - (255 - img) * 0.04 + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+    assert not _page_qrs(find_qrs(pale))
+    assert not blank_page(pale)
+    ident = identify(pale)
+    assert not ident.ok and "trop pâle" in ident.reason and ident.reason != BLANK_PAGE_REASON
+    white = np.clip(np.full(img.shape, 250.0) + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+    assert blank_page(white)  # the same noise on a sheet with nothing printed
