@@ -67,6 +67,9 @@ PROFILES: dict[str, Profile] = {
     # lines flagged with a fluorescent marker by the agents, scanned in grey
     "scanner_200_marker": Profile("scanner_200_marker", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
                                   jpeg=(75, 90), marker=1.5),
+    # the same highlighted lines, photographed (not in make bench by default: run with --profiles)
+    "phone_photo_marker": Profile("phone_photo_marker", 300, skew_deg=5.0, noise=5.0, blur=1.2, jpeg=(78, 90),
+                                  photo=True, default_fmt="jpg", marker=1.5),
     # pages closed with the régie's or the mairie's rubber stamp near their foot
     "scanner_200_stamp": Profile("scanner_200_stamp", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
                                  jpeg=(75, 90), stamp=0.8),
