@@ -23,7 +23,7 @@ from papier.checks import dates_between
 from papier.errors import storage_problem
 from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
-from scan_ingest import fade, flatness, noise, tint
+from scan_ingest import fade, flatness, noise, stray, tint
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
@@ -387,6 +387,9 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
                     _to_review(results[(e.row, fi)], TINTED_FIELD)
                 if f.type == "checkbox" and results[(e.row, fi)].has_ink and _spill_mm2(dark, f) >= SPILL_MIN_MM2:
                     _to_review(results[(e.row, fi)], SPILL_FIELD)
+                hit = doubts.crossed.get((e.row, fi))
+                if hit and _read_any(results[(e.row, fi)], hit):  # a marked bubble a long stroke crosses
+                    _to_review(results[(e.row, fi)], CROSSED_FIELD)
                 continue
             ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))
             if f.type == "digits":
@@ -442,6 +445,7 @@ FADED_PAGE = "reflet ou zone trop claire sur l'image"
 NOISY_FIELD = "image sombre ou granuleuse"
 TINTED_FIELD = "case surlignée ou tachée"
 SPILL_FIELD = "trait venu d'à côté de la case (écriture qui déborde, tampon)"
+CROSSED_FIELD = "un long trait traverse la case (tampon ?)"
 
 
 @dataclass(frozen=True)
@@ -453,6 +457,7 @@ class PageDoubts:
     bend_mm: float = 0.0
     noisy: dict[tuple[int, int], float] = field(default_factory=dict)  # mark fields → grain: a tick may be noise
     tinted: dict[tuple[int, int], float] = field(default_factory=dict)  # mark fields on a marker's band, a stain
+    crossed: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)  # bubbles a long stroke crosses
 
 
 def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: Alignment,
@@ -471,7 +476,14 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: 
     faded = {} if page or bilevel else fade.measure(dark, layout).faded
     noisy = {} if page or bilevel else noise.noisy_fields(aligned, dark, layout)
     tinted = {} if page else tint.tinted_fields(aligned, dark, layout)
-    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted)
+    crossed = {} if page else stray.crossed(dark, layout)
+    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, crossed)
+
+
+def _read_any(fr: FieldResult, values: dict[str, float]) -> bool:
+    """Whether the field read one of `values` (its value, or a marked or unsure option kept as an alternative)."""
+    read = fr.value if isinstance(fr.value, list) else [fr.value]
+    return any(str(v) in values for v in [*read, *fr.alternatives] if v is not None)
 
 
 def _spill_mm2(dark: mk.Darkness, f: FieldGeom) -> float:

@@ -86,6 +86,15 @@ NOISE_REVIEW = 0.05
 # errors without the left gap (« Annulé » boxes read as ticked), 0 with it; seeds 6 and 7: 0.
 SPILL_GAP_MM = (1.4, 2.6)
 SPILL_MIN_MM2 = 0.6
+# A long stroke across a bubble (stray.py): a rubber stamp's border or letters. The share of ink pixels in a ring
+# STRAY_RING (inner, outer; in bubble radii: well beyond a tick's reach, about 1.6) around each bubble, minus its median
+# over the bubbles of the same option down the column (their print). Measured (session 17, bench_scan seed 5,
+# every bubble read marked, 80+ pages per profile): ≤ 0.012 on scanner profiles, photocopy and clean photos, 0.036 on
+# fax, 0.023 under a reflection, 0.045 where writing runs on past its box, up to 0.083 on dark grainy photos (their
+# marks are read noise-aware already); the bubbles read marked under a stamp 0.073–0.083 (seed 5). At STRAY_REVIEW
+# or more, a marked or unsure bubble sends its field to review.
+STRAY_RING = (2.4, 3.4)
+STRAY_REVIEW = 0.05
 TINT_DARKNESS = 0.12
 TINT_WIDTH_MM = 1.5
 TINT_RING_MM = (1.0, 2.0)
