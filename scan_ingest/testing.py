@@ -165,3 +165,17 @@ def png_bytes(img: np.ndarray) -> bytes:
 
     Image.fromarray(img).save(buf, "PNG")
     return buf.getvalue()
+
+
+def field_by_row(db_path: str | Path, name: str) -> dict[int, tuple[str, str, str]]:
+    """Entry row → (stored value as JSON text, status, reason or "") of the field `name` in a database that holds
+    one page (what a test reads back after ingesting the page it drew)."""
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    try:
+        return {r: (v, s, why or "") for r, v, s, why in con.execute(
+            "select e.row, f.value, f.status, f.reason from fields f join entries e on e.id = f.entry_id "
+            "where f.name = ?", (name,))}
+    finally:
+        con.close()

@@ -3,8 +3,6 @@ cancelled (scan_ingest/read._spill_mm2)."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import cv2
 
 from scan_ingest import testing as T
@@ -39,11 +37,7 @@ def test_initials_run_on_into_the_cancel_box_go_to_review(small_kit, tmp_path):
         T.tick_box(img, page, row, "annulee", dpi=DPI)
     path = T.save_image(img, tmp_path / "initiales.png", DPI)
     ingest([str(path)], tmp_path / "p.db", workers=1)
-    con = sqlite3.connect(tmp_path / "p.db")
-    got = {r: (v, s, why or "") for r, v, s, why in con.execute(
-        "select e.row, f.value, f.status, f.reason from fields f join entries e on e.id = f.entry_id "
-        "where f.name = 'annulee'")}
-    con.close()
+    got = T.field_by_row(tmp_path / "p.db", "annulee")
     for row in (1, 2, 3):
         value, status, why = got[row]
         assert (value, status) != ("true", "auto"), (row, got[row])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import cv2
 
 from scan_ingest import testing as T
@@ -34,11 +32,7 @@ def test_a_stamp_border_across_a_bubble_is_not_a_choice(small_kit, tmp_path):
                     cv2.LINE_AA)
     path = T.save_image(img, tmp_path / "tampon.png", DPI)
     ingest([str(path)], tmp_path / "p.db", workers=1)
-    con = sqlite3.connect(tmp_path / "p.db")
-    got = {r: (v, s, why or "") for r, v, s, why in con.execute(
-        "select e.row, f.value, f.status, f.reason from fields f join entries e on e.id = f.entry_id "
-        "where f.name = 'service'")}
-    con.close()
+    got = T.field_by_row(tmp_path / "p.db", "service")
     assert got[1] == ('"creche"', "auto", "")
     value, status, why = got[2]
     assert status == "review" and CROSSED_FIELD in why, got[2]
