@@ -2,9 +2,10 @@
 
 Both QR codes are looked for (downscaled first, full resolution when that finds fewer than two, then, when neither
 found any code, on a sharpened copy: a blurred phone photo); every page payload found must decode, pass its check
-value and agree with the others; the form version must be known to this installation or to a scanned kit manifest. Anything else makes the page unidentified with a reason: never
-guessed. A page with no code and no ink at all (the back of a sheet scanned recto verso) is said to be blank
-(BLANK_PAGE): still unidentified, its image kept, but nobody has anything to do with it.
+value and agree with the others; the form version must be known to this installation or to a scanned kit manifest.
+Anything else makes the page unidentified with a reason: never guessed. A page with no code and no ink at all (the
+back of a sheet scanned recto verso) is said to be blank (papier.identity.BLANK_PAGE_REASON): still unidentified,
+its image kept, but nobody has anything to do with it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ SHARPEN_PASSES = ((1, 0.12), (1, 0.15), (1, 0.2), (1, 0.3), (2, 0.15), (3, 0.09)
 # a fax; every kit page of 7 profiles at least 2,243 mm² (its corner markers alone are 4 × 100 mm² of black). A
 # word written on the back of a sheet is a few letters of 2–5 mm² each: that page is not blank, a person sees it.
 # A phone photo of a blank sheet is not called blank either (the table around it is dark).
-BLANK_PAGE = BLANK_PAGE_REASON
 BLANK_PX_PER_MM = 2.0
 BLANK_MARGIN_MM = 8.0
 BLANK_INK_DARKNESS = 0.25
@@ -98,8 +98,8 @@ def _px_per_mm(gray: np.ndarray) -> float:
 
 
 def blank_page(gray: np.ndarray) -> bool:
-    """No ink on the page, away from its edges (see BLANK_PAGE), and no kit corner marker even once the page's
-    contrast is stretched (washed_out_kit_page)."""
+    """No ink on the page, away from its edges (see BLANK_MAX_INK_MM2), and no kit corner marker even once the
+    page's contrast is stretched (washed_out_kit_page)."""
     return _no_ink(gray) and not washed_out_kit_page(gray)
 
 
@@ -154,8 +154,9 @@ def find_qrs(gray: np.ndarray) -> list[FoundQR]:
     return _find_qrs(gray)[0]
 
 
-def _find_qrs(gray: np.ndarray) -> tuple[list[FoundQR], bool]:
-    """(find_qrs, whether the page is blank: only tested when no code was found)."""
+def _find_qrs(gray: np.ndarray) -> tuple[list[FoundQR], str | None]:
+    """(find_qrs, what a page with no code is: "blank" (blank_page), "pale" (no ink, but washed_out_kit_page), None
+    otherwise; each measured once, only when no code was found)."""
     factor = max(1, max(gray.shape) // QR_SEARCH_LONG_SIDE)  # the long side stays ≥ QR_SEARCH_LONG_SIDE
     qrs = _read_qrs(gray, factor) if factor > 1 else []
     if _page_qrs(qrs) < 2:
@@ -163,16 +164,19 @@ def _find_qrs(gray: np.ndarray) -> tuple[list[FoundQR], bool]:
         if len(full) >= len(qrs):
             qrs = full
     if qrs:
-        return qrs, False
-    if blank_page(gray):
-        return [], True
-    return _sharpened_qrs(gray), False
+        return qrs, None
+    empty = None
+    if _no_ink(gray):
+        empty = "pale" if washed_out_kit_page(gray) else "blank"
+        if empty == "blank":
+            return [], empty
+    return _sharpened_qrs(gray), empty
 
 
 def identify(gray: np.ndarray, custom_forms: dict[tuple[str, int], FormDef] | None = None,
              kits: frozenset[str] | None = None) -> Identification:
     """Who is this page? See the module docstring for the rules."""
-    qrs, blank = _find_qrs(gray)
+    qrs, empty = _find_qrs(gray)
     pages = [q for q in qrs if not is_manifest_payload(q.text)]
     manifests = [q for q in qrs if is_manifest_payload(q.text)]
     if manifests and not pages:
@@ -185,9 +189,9 @@ def identify(gray: np.ndarray, custom_forms: dict[tuple[str, int], FormDef] | No
             chunks.append((c.kit_id, c.index, c.count, c.data))
         return Identification(True, None, qrs=qrs, manifest_chunks=sorted(set(chunks)))
     if not pages:
-        if blank:
-            return Identification(False, BLANK_PAGE)
-        if not qrs and _no_ink(gray) and washed_out_kit_page(gray):
+        if empty == "blank":
+            return Identification(False, BLANK_PAGE_REASON)
+        if not qrs and empty == "pale":
             return Identification(False, "page du kit trop pâle sur l'image (ses repères se voient, pas son QR "
                                          "code) : renumérisez-la en réglant le scanner plus foncé")
         return Identification(False, "aucun QR code lisible : page d'un autre document, trop abîmée ou floue "

@@ -26,7 +26,7 @@ from typing import Any
 from papier.checks import OUT_OF_PERIOD
 from papier.db import files_dir, jdump, now, open_db, put_setting
 from papier.errors import StorageError, storage_advice, storage_problem
-from papier.identity import BLANK_PAGE_REASON as BLANK_PAGE
+from papier.identity import BLANK_PAGE_REASON
 from scan_ingest.model import PageResult
 from scan_ingest.read import ReadContext, read_page, reread_kept
 from scan_ingest.sources import FileProblem, PageLoadError, PageRef, close_cached_pdf, expand_inputs, list_pages
@@ -72,7 +72,7 @@ class IngestReport:
 
     def summary(self) -> str:
         s = self.statuses
-        blank = [(src, idx) for src, idx, why in self.problems if why == BLANK_PAGE]
+        blank = [(src, idx) for src, idx, why in self.problems if why == BLANK_PAGE_REASON]
         lines = [
             f"{self.pages_seen} page(s) vue(s) en {self.seconds:.1f} s : {s['identified']} lue(s), "
             f"{s['unidentified']} non identifiée(s)" + (f" (dont {len(blank)} blanche(s))" if blank else "")
@@ -99,7 +99,7 @@ class IngestReport:
             lines.append(f"{n} page(s) du kit {kit} lue(s) sans ses listes (n° de famille, codes-barres, n° de carte) "
                          f"car {why} : plus de valeurs à vérifier. Scannez-les (fin du kit, bien à plat) : les pages "
                          "déjà lues seront relues avec les listes.")
-        unread = [p for p in self.problems if p[2] != BLANK_PAGE]
+        unread = [p for p in self.problems if p[2] != BLANK_PAGE_REASON]
         if unread:
             lines.append("Pages non identifiées :")
             lines += [f"  - {src} page {idx} : {why}" for src, idx, why in unread]
