@@ -9,9 +9,10 @@ boxes read as ticked, two of them on lines otherwise empty).
 
 The noise is measured where the marks are: the image minus a slightly blurred copy, the 25th percentile of its
 absolute value in tiles of NOISE_TILE_MM (print and ink edges, a minority of a tile's pixels, lie above it: the
-low quantile is the grain's), relative to the local paper level (marks.Darkness), scaled to a standard deviation. A mark field with a spot in a tile above
-NOISE_REVIEW is read noise-aware (marks.classify(noisy=True)): a spot counts as marked only by its mean darkness,
-not by its ink-pixel share alone, so a thin tick there is « à vérifier » instead of a guess either way.
+low quantile is the grain's), relative to the local paper level (marks.Darkness), scaled to a standard deviation.
+A mark field with a spot in a tile above NOISE_REVIEW is read noise-aware (marks.classify(noisy=True)): a spot
+counts as marked only by its mean darkness, not by its ink-pixel share alone, so a thin tick there is « à
+vérifier » instead of a guess either way.
 
 Not measured on a page captured in black and white (a fax: its pixels are 0 or 255, noise is not grain there).
 """
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from papier.layout import PageLayout
-from scan_ingest.marks import Darkness
+from scan_ingest.marks import Darkness, mark_plan
 from scan_ingest.thresholds import ALIGN_PX_PER_MM, NOISE_REVIEW, NOISE_TILE_MM
 
 K = ALIGN_PX_PER_MM
@@ -44,24 +45,13 @@ class _Spots:
 
 @lru_cache(maxsize=32)
 def _spots(layout: PageLayout) -> _Spots:
-    keys: list[tuple[int, int]] = []
-    field_of: list[int] = []
-    tiles: list[tuple[int, int]] = []
-    for e in layout.entries:
-        for fi, f in enumerate(e.fields):
-            if f.type not in ("choice", "multi", "checkbox"):
-                continue
-            if f.options:
-                centres = [(o.cx, o.cy) for o in f.options]
-            elif f.box is not None:
-                centres = [(f.box.x + f.box.w / 2, f.box.y + f.box.h / 2)]
-            else:
-                continue
-            keys.append((e.row, fi))
-            for x, y in centres:
-                field_of.append(len(keys) - 1)
-                tiles.append((int(y / NOISE_TILE_MM), int(x / NOISE_TILE_MM)))
-    return _Spots(tuple(keys), np.array(field_of, np.int64), np.array(tiles, np.int64).reshape(-1, 2))
+    """The mark plan's bubbles and checkboxes (marks.mark_plan), each with the tile its centre falls in."""
+    plan = mark_plan(layout)
+    keys = tuple(dict.fromkeys(sp.field_key for sp in plan.spots))
+    index = {k: i for i, k in enumerate(keys)}
+    field_of = np.array([index[sp.field_key] for sp in plan.spots], np.int64)
+    tile = (np.asarray(plan.spot_xy)[:, ::-1] / (K * NOISE_TILE_MM)).astype(np.int64).reshape(-1, 2)
+    return _Spots(keys, field_of, tile)
 
 
 def tile_noise(aligned: np.ndarray, dark: Darkness, tiles: np.ndarray) -> np.ndarray:
