@@ -386,12 +386,18 @@ def measure_halos(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = No
     if plan.label_idx.shape[0] == plan.n_bubbles and len(plan.label_group) == plan.n_bubbles:
         lidx = plan.label_idx if sh is None else _shifted(plan.label_idx, sh, plan.width)
         lab = (dark.at(lidx) > INK_DARKNESS).mean(axis=1).astype(np.float32)
-        # each column's median label; a group too small to have one is not measured (its median stays +inf)
-        med = np.full(int(plan.label_group.max()) + 1, np.inf, np.float32)
-        for g in np.flatnonzero(np.bincount(plan.label_group) >= HALO_LABEL_MIN_ROWS):
-            med[g] = np.median(lab[plan.label_group == g])
-        np.maximum(out, lab - med[plan.label_group], out=out)
+        np.maximum(out, over_column(lab, plan.label_group), out=out)
     return out
+
+
+def over_column(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each bubble's `values` minus their median over its group (the same option's bubbles down the column, printed
+    alike: the median is what the print alone gives); -inf where the group has fewer than HALO_LABEL_MIN_ROWS
+    bubbles (no reference: not measured)."""
+    med = np.full(int(groups.max()) + 1, np.inf, values.dtype)
+    for g in np.flatnonzero(np.bincount(groups) >= HALO_LABEL_MIN_ROWS):
+        med[g] = np.median(values[groups == g])
+    return values - med[groups]
 
 
 def measure_marks(dark: Darkness, plan: MarkPlan, shifts: np.ndarray | None = None,

@@ -465,7 +465,8 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: 
     """A page aligned badly or not lying flat (flatness.py) sends all its values to review; a field whose printed
     frame was found away from its place, or fainter than the page's print (a reflection, fade.py), that field; a
     mark field where the image's grain is coarse (a dark photo, noise.py) is read without trusting thin ink; one
-    whose bubble or box sits on a wide tint (a fluorescent marker, a stain: tint.py) goes to review."""
+    whose bubble or box sits on a wide tint (a fluorescent marker, a stain: tint.py) goes to review, and so does one
+    whose marked bubble a long stroke crosses (a rubber stamp: stray.py)."""
     flat = flatness.measure(aligned, layout)
     page = None
     if al.residual_mm > RESIDUAL_REVIEW_MM:

@@ -21,7 +21,7 @@ import numpy as np
 
 from papier.layout import PageLayout
 from scan_ingest import marks as mk
-from scan_ingest.thresholds import BUBBLE_INNER, HALO_LABEL_MIN_ROWS, INK_DARKNESS, STRAY_REVIEW, STRAY_RING
+from scan_ingest.thresholds import BUBBLE_INNER, INK_DARKNESS, STRAY_REVIEW, STRAY_RING
 
 
 @lru_cache(maxsize=32)
@@ -49,13 +49,9 @@ def crossed(dark: mk.Darkness, layout: PageLayout) -> dict[tuple[int, int], dict
         return {}
     h, w = dark.aligned.shape
     frac = (dark.at(np.clip(idx, 0, h * w - 1)) > INK_DARKNESS).mean(axis=1)
+    excess = mk.over_column(frac, plan.label_group)
     out: dict[tuple[int, int], dict[str, float]] = {}
-    grp = plan.label_group
-    for g in np.flatnonzero(np.bincount(grp) >= HALO_LABEL_MIN_ROWS):
-        members = np.flatnonzero(grp == g)
-        excess = frac[members] - np.median(frac[members])
-        for i, ex in zip(members, excess):
-            if ex >= STRAY_REVIEW:
-                sp = plan.spots[i]
-                out.setdefault(sp.field_key, {})[str(sp.value)] = round(float(ex), 3)
+    for i in np.flatnonzero(excess >= STRAY_REVIEW):
+        sp = plan.spots[i]
+        out.setdefault(sp.field_key, {})[str(sp.value)] = round(float(excess[i]), 3)
     return out
