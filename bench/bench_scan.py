@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profiles", default="scanner_300,scanner_200,scanner_150_jpeg,photocopy,fax,upside_down,"
                                           "phone_photo,phone_photo_bent,phone_photo_glare,phone_photo_blurred,"
                                           "phone_photo_sent,phone_photo_oblique,phone_photo_dim,scanner_200_marker,"
-                                          "scanner_200_sprawl,scanner_200_stamp")
+                                          "scanner_200_sprawl,scanner_200_stamp,scanner_200_punched")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--big", type=int, default=300, help="also a single PDF of this many pages (0: no)")
     ap.add_argument("--out", default=None, help="keep the work here (default: a temporary folder)")

@@ -186,6 +186,20 @@ def _furniture_name(c: Canvas, form: FormDef, layout: PageLayout) -> str:
     return name
 
 
+def furniture_pdf(form: FormDef, layout: PageLayout) -> bytes:
+    """A one-page PDF of the print every page of the register shares (markers, boxes, bubbles, labels, rules),
+    without what differs from page to page (QR codes, page number, pre-printed values): what the reader knows is
+    print on any page of the form, drawn by the code that prints the kit."""
+    import io
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(layout.size_mm[0] * mm, layout.size_mm[1] * mm))
+    c.doForm(_furniture_name(c, form, layout))
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
 def _draw_furniture(pc: PageCanvas, form: FormDef, layout: PageLayout) -> None:
     W, H = layout.size_mm
     for m in layout.fiducials:

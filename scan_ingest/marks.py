@@ -510,7 +510,7 @@ def zone_slices(r: Rect, inset: float = ZONE_INSET_MM) -> tuple[slice, slice]:
             slice(int(round((r.x + inset) * K)), int(round((r.x + r.w - inset) * K))))
 
 
-_OPEN = np.ones((2, 2), np.uint8)
+OPEN_2X2 = np.ones((2, 2), np.uint8)  # drops isolated specks (a pixel or a line of pixels)
 
 
 def ink_area_mm2(dark: Darkness, zones: list[Rect]) -> float:
@@ -519,7 +519,7 @@ def ink_area_mm2(dark: Darkness, zones: list[Rect]) -> float:
     for ink in dark.inks(zones):
         if ink.size == 0 or not ink.any():
             continue
-        mask = cv2.morphologyEx(ink.view(np.uint8), cv2.MORPH_OPEN, _OPEN)
+        mask = cv2.morphologyEx(ink.view(np.uint8), cv2.MORPH_OPEN, OPEN_2X2)
         total += cv2.countNonZero(mask)
     return total / (K * K)
 

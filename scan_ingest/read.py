@@ -23,7 +23,7 @@ from papier.checks import dates_between
 from papier.errors import storage_problem
 from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
-from scan_ingest import fade, flatness, noise, stray, tint
+from scan_ingest import fade, flatness, foreign, noise, tint
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
@@ -167,7 +167,7 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
     aligned = warp(gray, al, ident.layout.size_mm)
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
-    doubts = page_doubts(aligned, dark, ident.layout, al, bilevel)
+    doubts = page_doubts(aligned, dark, ident.form, ident.layout, al, bilevel)
     res.bend_mm = doubts.bend_mm
     res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, doubts, bilevel)
     # what an empty « copie n° » box may still hold: measured only when the box reads empty (_copy_number)
@@ -387,9 +387,10 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
                     _to_review(results[(e.row, fi)], TINTED_FIELD)
                 if f.type == "checkbox" and results[(e.row, fi)].has_ink and _spill_mm2(dark, f) >= SPILL_MIN_MM2:
                     _to_review(results[(e.row, fi)], SPILL_FIELD)
-                hit = doubts.crossed.get((e.row, fi))
-                if hit and _read_any(results[(e.row, fi)], hit):  # a marked bubble a long stroke crosses
-                    _to_review(results[(e.row, fi)], CROSSED_FIELD)
+                hit = doubts.foreign.get((e.row, fi))
+                if hit and (results[(e.row, fi)].has_ink if f.type == "checkbox"
+                            else _read_any(results[(e.row, fi)], hit)):  # a stroke from elsewhere across a mark
+                    _to_review(results[(e.row, fi)], FOREIGN_FIELD)
                 continue
             ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))
             if f.type == "digits":
@@ -445,7 +446,7 @@ FADED_PAGE = "reflet ou zone trop claire sur l'image"
 NOISY_FIELD = "image sombre ou granuleuse"
 TINTED_FIELD = "case surlignée ou tachée"
 SPILL_FIELD = "trait venu d'à côté de la case (écriture qui déborde, tampon)"
-CROSSED_FIELD = "un long trait traverse la case (tampon ?)"
+FOREIGN_FIELD = "un trait venu d'ailleurs passe sur la case (tampon, écriture qui déborde ?)"
 
 
 @dataclass(frozen=True)
@@ -457,16 +458,17 @@ class PageDoubts:
     bend_mm: float = 0.0
     noisy: dict[tuple[int, int], float] = field(default_factory=dict)  # mark fields → grain: a tick may be noise
     tinted: dict[tuple[int, int], float] = field(default_factory=dict)  # mark fields on a marker's band, a stain
-    crossed: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)  # bubbles a long stroke crosses
+    foreign: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)  # marks with ink not print around
+                                                                                 # (option value, "" for a box: mm²)
 
 
-def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: Alignment,
+def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: PageLayout, al: Alignment,
                 bilevel: bool) -> PageDoubts:
     """A page aligned badly or not lying flat (flatness.py) sends all its values to review; a field whose printed
     frame was found away from its place, or fainter than the page's print (a reflection, fade.py), that field; a
     mark field where the image's grain is coarse (a dark photo, noise.py) is read without trusting thin ink; one
     whose bubble or box sits on a wide tint (a fluorescent marker, a stain: tint.py) goes to review, and so does one
-    whose marked bubble a long stroke crosses (a rubber stamp: stray.py)."""
+    whose marked bubble or box has ink that is not print around it (a rubber stamp, writing run on: foreign.py)."""
     flat = flatness.measure(aligned, layout)
     page = None
     if al.residual_mm > RESIDUAL_REVIEW_MM:
@@ -476,9 +478,10 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, al: 
     # a page not where the layout says is measured nowhere for fading; a fax's grey print is dithered into dots
     faded = {} if page or bilevel else fade.measure(dark, layout).faded
     noisy = {} if page or bilevel else noise.noisy_fields(aligned, dark, layout)
-    tinted = {} if page else tint.tinted_fields(aligned, dark, layout)
-    crossed = {} if page else stray.crossed(dark, layout)
-    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, crossed)
+    wide = None if page else tint.wide_dark(aligned, dark)  # marker bands, stains: tints, not strokes
+    tinted = {} if wide is None else tint.tinted_fields(wide, layout)
+    strays = {} if wide is None else foreign.crossed(dark, form, layout, wide)
+    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays)
 
 
 def _read_any(fr: FieldResult, values: dict[str, float]) -> bool:
@@ -712,7 +715,7 @@ def _off_print_ink_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
         zy, zx = mk.zone_slices(b)
         print_zone[zy.start - ys.start:zy.stop - ys.start, zx.start - xs.start:zx.stop - xs.start] = 1
     rest = (ink & (print_zone == 0)).view(np.uint8)
-    return cv2.countNonZero(cv2.morphologyEx(rest, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))) / (K * K)
+    return cv2.countNonZero(cv2.morphologyEx(rest, cv2.MORPH_OPEN, mk.OPEN_2X2)) / (K * K)
 
 
 def _line_widening_mm(dark: mk.Darkness, f: FieldGeom) -> float:

@@ -86,15 +86,26 @@ NOISE_REVIEW = 0.05
 # errors without the left gap (« Annulé » boxes read as ticked), 0 with it; seeds 6 and 7: 0.
 SPILL_GAP_MM = (1.4, 2.6)
 SPILL_MIN_MM2 = 0.6
-# A long stroke across a bubble (stray.py): a rubber stamp's border or letters. The share of ink pixels in a ring
-# STRAY_RING (inner, outer; in bubble radii: well beyond a tick's reach, about 1.6) around each bubble, minus its median
-# over the bubbles of the same option down the column (their print). Measured (session 17, bench_scan seed 5,
-# every bubble read marked, 80+ pages per profile): ≤ 0.012 on scanner profiles, photocopy and clean photos, 0.036 on
-# fax, 0.023 under a reflection, 0.045 where writing runs on past its box, up to 0.083 on dark grainy photos (their
-# marks are read noise-aware already); the bubbles read marked under a stamp 0.073–0.083 (seed 5). At STRAY_REVIEW
-# or more, a marked or unsure bubble sends its field to review.
-STRAY_RING = (2.4, 3.4)
-STRAY_REVIEW = 0.05
+# Ink that is not print around a mark (foreign.py): a rubber stamp's border or letters, writing run on, crossing a
+# bubble or a box. The free ring of each spot: paper FOREIGN_RING_MM (from, to) beyond its printed outline (a tick,
+# a cross or a fill strays 1-2 mm past it; 1.6-5 mm was tried first: big crosses reached 1.4 mm² there), away from
+# the form's print (the furniture rendered from the layout: pixels darker than FOREIGN_PRINT_LEVEL of 255, grown by
+# FOREIGN_PRINT_PAD_MM), from other marks' own 3 mm and from writing zones (grown by FOREIGN_WRITE_PAD_MM: a fiche's
+# bubbles sit 2.4 mm from the text boxes above and below them; grown by 1.5 mm, nothing was left of their rings).
+# Thin straight lines along the page's axes FOREIGN_STREAK_MM long and thinner than FOREIGN_STREAK_PX are dropped
+# first: a fax's transmission streaks put up to 3.4 mm² in the rings of ticked bubbles.
+# Measured (session 18, bench_scan seed 5, every spot read marked or unsure and truly marked, 7 profiles: scanner
+# 200 dpi, photocopy, fax, photo, blurred and dim photos, writing run on): ≤ 0.45 mm² but writing run on (0.94, ink
+# that *is* foreign); marks read wrongly under a stamp (profile scanner_200_stamp, seeds 6 and 7: the bubbles of a
+# birth declaration's « Pièces vues », « Quittance annulée » boxes under the stamp's letters) 1.33-15 mm². At
+# FOREIGN_REVIEW_MM2 or more, a marked or unsure mark sends its field to review.
+FOREIGN_RING_MM = (3.0, 6.0)
+FOREIGN_PRINT_LEVEL = 250
+FOREIGN_PRINT_PAD_MM = 0.35
+FOREIGN_WRITE_PAD_MM = 0.8
+FOREIGN_REVIEW_MM2 = 0.8
+FOREIGN_STREAK_MM = 10.0
+FOREIGN_STREAK_PX = 5
 TINT_DARKNESS = 0.12
 TINT_WIDTH_MM = 1.5
 TINT_RING_MM = (1.0, 2.0)

@@ -93,8 +93,9 @@ def _rings(layout: PageLayout) -> _Rings:
     return _Rings(tuple(keys), np.array(field_of, np.int64), spot_of, np.concatenate(parts))
 
 
-def _wide_labels(aligned: np.ndarray, dark: Darkness) -> tuple[np.ndarray, np.ndarray]:
-    """(labels at S px/mm, which labels are wide dark areas): see wide_dark."""
+def wide_dark(aligned: np.ndarray, dark: Darkness) -> np.ndarray:
+    """At S px/mm: pixels darker than TINT_DARKNESS of the local paper that belong to an area at least
+    TINT_WIDTH_MM across and TINT_MIN_EXTENT_MM long (bool): a marker's band, a stain."""
     h, w = aligned.shape[0] // _F * _F, aligned.shape[1] // _F * _F
     a = cv2.resize(aligned[:h, :w], (w // _F, h // _F), interpolation=cv2.INTER_AREA)
     p = cv2.resize(dark.paper[:h, :w], (w // _F, h // _F), interpolation=cv2.INTER_AREA)
@@ -105,34 +106,35 @@ def _wide_labels(aligned: np.ndarray, dark: Darkness) -> tuple[np.ndarray, np.nd
     _, lab, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     keep = np.maximum(st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT]) >= TINT_MIN_EXTENT_MM * S
     keep[0] = False
-    return lab, keep
-
-
-def wide_dark(aligned: np.ndarray, dark: Darkness) -> np.ndarray:
-    """At S px/mm: pixels darker than TINT_DARKNESS of the local paper that belong to an area at least
-    TINT_WIDTH_MM across and TINT_MIN_EXTENT_MM long (bool)."""
-    lab, keep = _wide_labels(aligned, dark)
     return keep[lab]
 
 
-def ring_fractions(aligned: np.ndarray, dark: Darkness, layout: PageLayout) -> tuple[tuple[tuple[int, int], ...],
-                                                                                      np.ndarray, np.ndarray]:
-    """(field keys, field of each spot, wide-dark share of each spot's ring)."""
+def page_rows(wide: np.ndarray, y0: int, y1: int, width: int) -> np.ndarray:
+    """Rows y0:y1 of the aligned page (8 px/mm, `width` px wide) of wide_dark's mask, as uint8 0/1."""
+    m = wide[y0 // _F:-(-y1 // _F)].view(np.uint8)
+    m = np.repeat(np.repeat(m, _F, axis=0), _F, axis=1)[y0 - y0 // _F * _F:][:y1 - y0, :width]
+    out = np.zeros((y1 - y0, width), np.uint8)
+    out[:m.shape[0], :m.shape[1]] = m
+    return out
+
+
+def ring_fractions(wide: np.ndarray, layout: PageLayout) -> tuple[tuple[tuple[int, int], ...], np.ndarray,
+                                                                 np.ndarray]:
+    """(field keys, field of each spot, share of each spot's ring on `wide`, wide_dark's mask)."""
     rg = _rings(layout)
     if not len(rg.field_of):
         return rg.keys, rg.field_of, np.zeros(0)
-    lab, keep = _wide_labels(aligned, dark)
-    y = np.clip(rg.yx[:, 0], 0, lab.shape[0] - 1)
-    x = np.clip(rg.yx[:, 1], 0, lab.shape[1] - 1)
+    y = np.clip(rg.yx[:, 0], 0, wide.shape[0] - 1)
+    x = np.clip(rg.yx[:, 1], 0, wide.shape[1] - 1)
     n = np.bincount(rg.spot_of, minlength=len(rg.field_of))
-    on = np.bincount(rg.spot_of, weights=keep[lab[y, x]].astype(np.float64), minlength=len(rg.field_of))
+    on = np.bincount(rg.spot_of, weights=wide[y, x].astype(np.float64), minlength=len(rg.field_of))
     return rg.keys, rg.field_of, on / np.maximum(n, 1)
 
 
-def tinted_fields(aligned: np.ndarray, dark: Darkness, layout: PageLayout) -> dict[tuple[int, int], float]:
-    """(row, field index) → the largest wide-dark share of its spots' rings, for the mark fields at or above
-    TINT_RING_FRAC."""
-    keys, field_of, frac = ring_fractions(aligned, dark, layout)
+def tinted_fields(wide: np.ndarray, layout: PageLayout) -> dict[tuple[int, int], float]:
+    """(row, field index) → the largest wide-dark share of its spots' rings (`wide`: wide_dark's mask), for the
+    mark fields at or above TINT_RING_FRAC."""
+    keys, field_of, frac = ring_fractions(wide, layout)
     if not len(keys):
         return {}
     worst = np.zeros(len(keys))

@@ -36,9 +36,9 @@ def test_clean_marks_are_not_a_tint_and_a_band_is(small_kit):
     for row, value in ((1, "cheque"), (2, "especes")):
         T.fill_bubble(page, pg, row, "mode", value, dpi=ad)
     T.tick_box(page, pg, 3, "annulee", dpi=ad)
-    assert tint.tinted_fields(page, mk.darkness(page), layout) == {}  # filled bubbles, a cross: marks, not tints
+    assert tint.tinted_fields(tint.wide_dark(page, mk.darkness(page)), layout) == {}  # filled bubbles, a cross: marks, not tints
     _band(page, _centre_y(pg, 2, "annulee"), 60, 205, dpi=ad)
-    got = tint.tinted_fields(page, mk.darkness(page), layout)
+    got = tint.tinted_fields(tint.wide_dark(page, mk.darkness(page)), layout)
     keys = {(r, [f.name for e in layout.entries if e.row == r for f in e.fields][fi]) for r, fi in got}
     assert (2, "annulee") in keys and all(r == 2 for r, _ in keys), keys
 

@@ -259,3 +259,28 @@ def test_blurred_photo_is_softer_than_a_photo(small_kit):
         grad = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
         edges[name] = float(np.quantile(grad, 0.999))
     assert edges["phone_photo_blurred"] < 0.6 * edges["phone_photo"], edges
+
+
+def test_punched_page_has_binder_holes_where_iso_838_puts_them(small_kit):
+    """scanner_200_punched: 2 or 4 holes 6 mm across, 80 mm apart, 12 ± 2.5 mm from the left edge, centred on the
+    sheet's height ± 3 mm; dark (a feeder's background) or light with a thin rim (a flatbed's lid)."""
+    from papier.simulate.degrade import _punch
+
+    page = next(pg for pg in small_kit.layout["pages"] if pg["form"] == "paiement")
+    img = next(render_pages(small_kit.pdf_path, [page["pdf_page"]], 200))
+    mm = 200 / 25.4
+    counts, shades = set(), set()
+    for seed in range(8):
+        out = _punch(img, 200, np.random.default_rng(seed))
+        changed = (out.astype(int) - img.astype(int)) != 0
+        assert not changed[:, int(17.5 * mm):].any()  # nothing beyond the binder's margin
+        n, lab, st, cen = cv2.connectedComponentsWithStats(changed.astype(np.uint8))
+        holes = [i for i in range(1, n) if st[i, cv2.CC_STAT_AREA] > 0.5 * mm * mm]
+        counts.add(len(holes))
+        ys = sorted(cen[i][1] / mm for i in holes)
+        assert all(abs(b - a - 80) < 0.5 for a, b in zip(ys, ys[1:])), ys
+        assert abs(np.mean(ys) - img.shape[0] / mm / 2) <= 3.2
+        for i in holes:
+            assert 5.3 <= st[i, cv2.CC_STAT_WIDTH] / mm <= 6.8 and 9.0 <= cen[i][0] / mm <= 14.5
+        shades.add(bool(out[changed].mean() < 128))
+    assert counts == {2, 4} and shades == {True, False}

@@ -35,6 +35,8 @@ class Profile:
     marker: float = 0.0                     # highlighted lines per page (Poisson mean): a fluorescent marker's band
     stamp: float = 0.0                      # probability that a page carries a rubber stamp (the régie's, the
                                             # mairie's) pressed near its foot, where a page is closed
+    punch: float = 0.0                      # probability that a page was punched for a ring binder (2 or 4 holes in
+                                            # its left margin, ISO 838), showing the scanner's background
     sprawl: float = 0.0                     # share of texts written on past their box (a habit of the writers, not
                                             # of the machine: simulate_batch hands it to fill_page)
     default_fmt: str = "pdf"
@@ -74,6 +76,9 @@ PROFILES: dict[str, Profile] = {
     "scanner_200_stamp": Profile("scanner_200_stamp", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
                                  jpeg=(75, 90), stamp=0.8),
     # hurried agents whose writing runs on past its box (initials into the next box, « Quittance annulée »...)
+    # pages kept in a ring binder: punched in the left margin, the holes dark (an ADF's black background) or light
+    "scanner_200_punched": Profile("scanner_200_punched", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
+                                   jpeg=(75, 90), punch=1.0),
     "scanner_200_sprawl": Profile("scanner_200_sprawl", 200, skew_deg=2.0, shift_mm=2, noise=3.0, blur=0.4,
                                   jpeg=(75, 90), sprawl=0.3),
     # taken standing beside the desk: the sheet seen at a slant, its far edge much shorter than its near one
@@ -248,6 +253,31 @@ def _stamp(g: np.ndarray, dpi: float, rng: np.random.Generator) -> np.ndarray:
     return np.clip(f, 0, 255).astype(np.uint8)
 
 
+def _punch(g: np.ndarray, dpi: float, rng: np.random.Generator) -> np.ndarray:
+    """Holes punched for a ring binder (ISO 838): 2 holes 80 mm apart or 4 holes at 80 mm intervals, centred on the
+    sheet's height, 6 mm across, 12 mm from its left edge — give or take the 2–3 mm of a sheet not pushed home
+    against the punch's guide. Through a hole the scanner shows its background: an automatic feeder's dark grey, or
+    a flatbed lid's white with the hole's rim as a thin shadow."""
+    mm = dpi / 25.4
+    h = g.shape[0]
+    n = 2 if rng.random() < 0.5 else 4
+    offsets = (-40.0, 40.0) if n == 2 else (-120.0, -40.0, 40.0, 120.0)
+    x = rng.uniform(9.5, 14.0)
+    y = h / mm / 2 + rng.uniform(-3.0, 3.0)
+    r = rng.uniform(2.75, 3.25)
+    dark = rng.random() < 0.5
+    out = g.copy()
+    for dy in offsets:
+        c = (int(round(x * mm)), int(round((y + dy) * mm)))
+        if dark:
+            cv2.circle(out, c, int(round(r * mm)), int(rng.uniform(30, 80)), -1, cv2.LINE_AA)
+        else:
+            cv2.circle(out, c, int(round(r * mm)), int(rng.uniform(225, 250)), -1, cv2.LINE_AA)
+            cv2.circle(out, c, int(round(r * mm)), int(rng.uniform(120, 170)), max(1, int(round(0.2 * mm))),
+                       cv2.LINE_AA)
+    return out
+
+
 def _glare(xx: np.ndarray, yy: np.ndarray, corners: np.ndarray, peak: float, rng: np.random.Generator) -> np.ndarray:
     """A specular reflection (a lamp, a window) on the photographed sheet, as light added to paper and ink alike:
     an elongated soft spot of `peak` (times 0.6-1) at its centre, somewhere on the page (`corners`, photo px), from
@@ -368,6 +398,8 @@ def degrade(img: np.ndarray, profile: str | Profile, rng: np.random.Generator, *
         g = _highlight(g, p.marker, dpi, rng)
     if p.stamp and rng.random() < p.stamp:
         g = _stamp(g, dpi, rng)
+    if p.punch and rng.random() < p.punch:
+        g = _punch(g, dpi, rng)
     f = g.astype(np.float32)
     if p.photo:
         out = _photo(g, p, rng)
