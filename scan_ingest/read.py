@@ -23,7 +23,7 @@ from papier.checks import dates_between
 from papier.errors import storage_problem
 from papier.forms import FieldDef, FormDef
 from papier.layout import FieldGeom, PageLayout, Rect
-from scan_ingest import fade, flatness, foreign, noise, tint
+from scan_ingest import fade, flatness, foreign, holes, noise, tint
 from scan_ingest import marks as mk
 from scan_ingest.align import Alignment, AlignError, align, warp
 from scan_ingest.identify import identify
@@ -166,8 +166,10 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.page_key = pid.page_key
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
     aligned = warp(gray, al, ident.layout.size_mm)
+    punched = holes.find(aligned, ident.layout)  # a binder's holes show the scanner's background: paper that is not there
+    holes.paint(aligned, punched)
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
-    doubts = page_doubts(aligned, dark, ident.form, ident.layout, al, bilevel)
+    doubts = page_doubts(aligned, dark, ident.form, ident.layout, al, bilevel, punched)
     res.bend_mm = doubts.bend_mm
     res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, doubts, bilevel)
     # what an empty « copie n° » box may still hold: measured only when the box reads empty (_copy_number)
@@ -446,6 +448,7 @@ FADED_PAGE = "reflet ou zone trop claire sur l'image"
 NOISY_FIELD = "image sombre ou granuleuse"
 TINTED_FIELD = "case surlignée ou tachée"
 SPILL_FIELD = "trait venu d'à côté de la case (écriture qui déborde, tampon)"
+HOLE_FIELD = "trou de perforation sur la case : à lire sur la feuille"
 FOREIGN_FIELD = "un trait venu d'ailleurs passe sur la case (tampon, écriture qui déborde ?)"
 
 
@@ -460,15 +463,17 @@ class PageDoubts:
     tinted: dict[tuple[int, int], float] = field(default_factory=dict)  # mark fields on a marker's band, a stain
     foreign: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)  # marks with ink not print around
                                                                                  # (option value, "" for a box: mm²)
+    holes: dict[tuple[int, int], float] = field(default_factory=dict)  # fields partly under a binder's hole
 
 
 def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: PageLayout, al: Alignment,
-                bilevel: bool) -> PageDoubts:
+                bilevel: bool, punched: list[holes.Hole] | None = None) -> PageDoubts:
     """A page aligned badly or not lying flat (flatness.py) sends all its values to review; a field whose printed
     frame was found away from its place, or fainter than the page's print (a reflection, fade.py), that field; a
     mark field where the image's grain is coarse (a dark photo, noise.py) is read without trusting thin ink; one
     whose bubble or box sits on a wide tint (a fluorescent marker, a stain: tint.py) goes to review, and so does one
-    whose marked bubble or box has ink that is not print around it (a rubber stamp, writing run on: foreign.py)."""
+    whose marked bubble or box has ink that is not print around it (a rubber stamp, writing run on: foreign.py); a
+    field partly under a binder's hole (`punched`, painted as paper: holes.py) goes to review whatever it reads."""
     flat = flatness.measure(aligned, layout)
     page = None
     if al.residual_mm > RESIDUAL_REVIEW_MM:
@@ -481,7 +486,8 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: P
     wide = None if page else tint.wide_dark(aligned, dark)  # marker bands, stains: tints, not strokes
     tinted = {} if wide is None else tint.tinted_fields(wide, layout)
     strays = {} if wide is None else foreign.crossed(dark, form, layout, wide)
-    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays)
+    under_hole = holes.covered_fields(punched or [], layout)
+    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays, under_hole)
 
 
 def _read_any(fr: FieldResult, values: dict[str, float]) -> bool:
@@ -529,6 +535,9 @@ def _apply_doubts(entries: list[EntryResult], doubts: PageDoubts) -> None:
                     fr.reason = doubts.page or f"case décalée de {off:.1f} mm (feuille pas à plat ?)"
             elif (en.row, fi) in doubts.faded:
                 _to_review(fr, FADED_FIELD)
+            if (en.row, fi) in doubts.holes:  # what was written there may be gone with the paper
+                fr.has_ink = en.has_ink = True
+                _to_review(fr, HOLE_FIELD)
 
 
 def _line_amounts(layout: PageLayout, entries: list[EntryResult], col: str) -> list[tuple[EntryResult, FieldResult]]:

@@ -106,6 +106,19 @@ FOREIGN_WRITE_PAD_MM = 0.8
 FOREIGN_REVIEW_MM2 = 0.8
 FOREIGN_STREAK_MM = 10.0
 FOREIGN_STREAK_PX = 5
+# Holes punched for a ring binder (holes.py): dark disks HOLE_DIAMETER_MM (min, max) across — ISO 838 holes are 6 mm —
+# filling at least HOLE_FILL of their bounding square, darker than HOLE_DARK of the paper, centred HOLE_CENTRE_MM from
+# the aligned page's left edge (holes 12 mm from the edge, ± 2.5 mm for a sheet not pushed home, and some slack)
+# and not inside a field (a filled bubble). Painted as
+# paper grown by HOLE_PAINT_PAD_MM (the hole's blurred edge); a field with a bubble, a box or a digit box covered at
+# HOLE_COVER_REVIEW or more goes to review. The markers (10 mm squares) and the margin's printed row numbers
+# (3 mm) are of other sizes.
+HOLE_CENTRE_MM = (8.0, 17.0)
+HOLE_DIAMETER_MM = (4.8, 7.5)
+HOLE_FILL = 0.65
+HOLE_DARK = 0.5
+HOLE_PAINT_PAD_MM = 0.3
+HOLE_COVER_REVIEW = 0.15
 TINT_DARKNESS = 0.12
 TINT_WIDTH_MM = 1.5
 TINT_RING_MM = (1.0, 2.0)

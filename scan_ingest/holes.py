@@ -1,0 +1,108 @@
+"""Holes punched for a ring binder: paper that is not there.
+
+Registers are kept in ring binders, their sheets punched in the left margin (ISO 838: 2 or 4 holes 6 mm across,
+80 mm apart, 12 mm from the edge, give or take a sheet not pushed home). Through a hole an automatic feeder shows
+its dark background: a black disk 6 mm across in the margin. Read as ink, it sits 1 mm from the death form's
+« Certificat de décès vu » box, and it pulls a field's printed frame off its place in the flatness check (bench_scan
+profile ``scanner_200_punched``, seed 6, before this: 11 such boxes to review, a régie page taken for a bent one,
+mark review 5.6 %).
+
+So dark disks HOLE_DIAMETER_MM across, centred HOLE_CENTRE_MM from the page's left edge (a sheet fed the other
+way round is turned back by the alignment) and away from every field, are found on the aligned page and painted as
+paper before anything is measured on it: a bubble filled past its ring is not a hole. A hole over a bubble, a box or a digit box may hide what was written there: that field goes to
+review (« trou de perforation sur la case »). A flatbed's white lid shows a hole as paper with a thin grey rim,
+which the ink tests' speck filters mostly drop: not looked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from papier.layout import PageLayout, Rect
+from scan_ingest.thresholds import (ALIGN_PX_PER_MM, HOLE_CENTRE_MM, HOLE_COVER_REVIEW, HOLE_DARK, HOLE_DIAMETER_MM,
+                                    HOLE_FILL, HOLE_PAINT_PAD_MM)
+
+K = ALIGN_PX_PER_MM
+
+
+@dataclass(frozen=True)
+class Hole:
+    cx: float  # mm on the page
+    cy: float
+    r: float
+
+
+def find(aligned: np.ndarray, layout: PageLayout) -> list[Hole]:
+    """Dark disks of a punched hole's size in the left margin of the aligned page, away from the fields; looked for
+    at half its resolution (4 px/mm: about 1.5 ms a page)."""
+    lo, hi = HOLE_DIAMETER_MM
+    s = K / 2
+    strip = aligned[:aligned.shape[0] // 2 * 2, :int(round((HOLE_CENTRE_MM[1] + hi / 2) * s)) * 2]
+    strip = cv2.resize(strip, (strip.shape[1] // 2, strip.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    paper = float(np.percentile(strip[::2, ::2], 90))
+    dark = (strip < HOLE_DARK * paper).view(np.uint8)
+    k = int(round(lo / 2 * s)) | 1  # a square half a hole across: a rule or a stroke the hole touches is cut off
+    n, _, st, cen = cv2.connectedComponentsWithStats(cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)),
+                                                       connectivity=8)
+    zones = [f.ink_zone() for e in layout.entries for f in e.fields]
+    zones += [Rect(m.x, m.y, m.size, m.size) for m in layout.fiducials]  # a corner marker, opened, is a black blob
+    out: list[Hole] = []
+    for i in range(1, n):
+        w, h, a = st[i, cv2.CC_STAT_WIDTH], st[i, cv2.CC_STAT_HEIGHT], st[i, cv2.CC_STAT_AREA]
+        x, y = cen[i][0] / s, cen[i][1] / s
+        # the opening by a square trims a disk's rim by up to a pixel each side: the size test allows for it
+        if not (lo - 1 <= w / s <= hi and lo - 1 <= h / s <= hi and a / (w * h) >= HOLE_FILL
+                and HOLE_CENTRE_MM[0] <= x <= HOLE_CENTRE_MM[1]):
+            continue
+        if any(z.x <= x <= z.x + z.w and z.y <= y <= z.y + z.h for z in zones):
+            continue  # ink inside a field (a bubble filled past its ring) or a marker is never a hole
+        m = int(np.ceil(hi / 2 * s)) + 1  # its radius from its area before the opening
+        cy, cx = int(round(cen[i][1])), int(round(cen[i][0]))
+        r = float(np.sqrt(dark[max(0, cy - m):cy + m + 1, max(0, cx - m):cx + m + 1].sum() / np.pi)) / s
+        if lo / 2 <= r <= hi / 2:
+            out.append(Hole(x, y, r))
+    return out
+
+
+def paint(aligned: np.ndarray, holes: list[Hole]) -> None:
+    """Each hole (grown by HOLE_PAINT_PAD_MM: its blurred edge) painted with the paper around it, in place."""
+    for hole in holes:
+        c = (int(round(hole.cx * K)), int(round(hole.cy * K)))
+        r = int(round((hole.r + HOLE_PAINT_PAD_MM) * K))
+        y0, y1 = max(0, c[1] - 2 * r), min(aligned.shape[0], c[1] + 2 * r)
+        x0, x1 = max(0, c[0] - 2 * r), min(aligned.shape[1], c[0] + 2 * r)
+        level = int(np.percentile(aligned[y0:y1, x0:x1], 90))
+        cv2.circle(aligned, c, r, level, -1)
+
+
+def _covered(hole: Hole, r: Rect) -> float:
+    """Share of the rectangle `r` (mm) under the hole grown by HOLE_PAINT_PAD_MM (sampled every 0.25 mm)."""
+    ys = np.arange(r.y + 0.125, r.y + r.h, 0.25)
+    xs = np.arange(r.x + 0.125, r.x + r.w, 0.25)
+    if not len(ys) or not len(xs):
+        return 0.0
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    return float((np.hypot(xx - hole.cx, yy - hole.cy) <= hole.r + HOLE_PAINT_PAD_MM).mean())
+
+
+def covered_fields(holes: list[Hole], layout: PageLayout) -> dict[tuple[int, int], float]:
+    """(row, field index) → the largest share of one of its bubbles, boxes or digit boxes under a hole, for the
+    fields at HOLE_COVER_REVIEW or more."""
+    out: dict[tuple[int, int], float] = {}
+    for e in layout.entries:
+        for fi, f in enumerate(e.fields):
+            if f.type in ("choice", "multi"):
+                rects = [Rect(o.cx - o.r, o.cy - o.r, 2 * o.r, 2 * o.r) for o in f.options]
+            elif f.type == "checkbox" and f.box is not None:
+                rects = [f.box]
+            elif f.type == "digits":
+                rects = list(f.boxes)
+            else:
+                continue
+            worst = max((_covered(h, r) for h in holes for r in rects), default=0.0)
+            if worst >= HOLE_COVER_REVIEW:
+                out[(e.row, fi)] = round(worst, 2)
+    return out
