@@ -2,16 +2,17 @@
 
 Registers are kept in ring binders, their sheets punched in the left margin (ISO 838: 2 or 4 holes 6 mm across,
 80 mm apart, 12 mm from the edge, give or take a sheet not pushed home). Through a hole an automatic feeder shows
-its dark background: a black disk 6 mm across in the margin. Read as ink, it sits 1 mm from the death form's
-« Certificat de décès vu » box, and it pulls a field's printed frame off its place in the flatness check (bench_scan
-profile ``scanner_200_punched``, seed 6, before this: 11 such boxes to review, a régie page taken for a bent one,
-mark review 5.6 %).
+its dark background: a black disk 6 mm across in the margin, 1 mm from the death form's « Certificat de décès vu »
+and « Domicile dans une autre commune » boxes, read as ink that comes from elsewhere (foreign.py, read._spill_mm2):
+both boxes to review on every punched death page (bench_scan profile ``scanner_200_punched``, seeds 5 / 6 / 7: mark
+review 2.0 / 5.6 / 2.8 % before this, 0.7 / 4.7 / 1.4 % after; 0 silent errors either way).
 
 So dark disks HOLE_DIAMETER_MM across, centred HOLE_CENTRE_MM from the page's left edge (a sheet fed the other
 way round is turned back by the alignment) and away from every field, are found on the aligned page and painted as
-paper before anything is measured on it: a bubble filled past its ring is not a hole. A hole over a bubble, a box or a digit box may hide what was written there: that field goes to
-review (« trou de perforation sur la case »). A flatbed's white lid shows a hole as paper with a thin grey rim,
-which the ink tests' speck filters mostly drop: not looked for.
+paper before anything is measured on it: a bubble filled past its ring is not a hole. A hole over a bubble, a box
+or a digit box may hide what was written there: that field goes to review (« trou de perforation sur la case »).
+A flatbed's white lid shows a hole as paper with a thin grey rim: not looked for (what is left on seed 6: its rim
+still sends those boxes to review, and made a régie page look bent to flatness.py).
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.page_key = pid.page_key
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
     aligned = warp(gray, al, ident.layout.size_mm)
-    punched = holes.find(aligned, ident.layout)  # a binder's holes show the scanner's background: paper that is not there
+    punched = holes.find(aligned, ident.layout)  # a binder's holes, the scanner's background: paper not there
     holes.paint(aligned, punched)
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
     doubts = page_doubts(aligned, dark, ident.form, ident.layout, al, bilevel, punched)
@@ -429,6 +429,8 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
         if digit_keys[i] in doubts.faded:  # before the page total is read: its lines' sum is then unknown
             _faded(results[digit_keys[i]])
 
+    for key in doubts.holes.keys() & results.keys():  # what was written there may be gone with the paper
+        results[key].has_ink = True  # looked at, with its snippet (to review last: _apply_doubts)
     entries: list[EntryResult] = []
     for e in layout.entries:
         fields = [results[(e.row, fi)] for fi in range(len(e.fields))]
@@ -535,8 +537,7 @@ def _apply_doubts(entries: list[EntryResult], doubts: PageDoubts) -> None:
                     fr.reason = doubts.page or f"case décalée de {off:.1f} mm (feuille pas à plat ?)"
             elif (en.row, fi) in doubts.faded:
                 _to_review(fr, FADED_FIELD)
-            if (en.row, fi) in doubts.holes:  # what was written there may be gone with the paper
-                fr.has_ink = en.has_ink = True
+            if (en.row, fi) in doubts.holes:
                 _to_review(fr, HOLE_FIELD)
 
 
