@@ -13,10 +13,15 @@ from scan_ingest.read import HOLE_FIELD
 DPI = 200
 
 
-def _punch(img: np.ndarray, x_mm: float, ys_mm: tuple[float, ...], shade: int = 45) -> None:
+def _punch(img: np.ndarray, x_mm: float, ys_mm: tuple[float, ...], shade: int = 45, rim: int | None = None) -> None:
+    """Holes 6 mm across: filled with `shade` (a feeder's dark background), with a `rim` 0.25 mm wide when given
+    (a flatbed's white lid seen through the hole, its edge a thin shadow)."""
     mm = DPI / 25.4
     for y in ys_mm:
-        cv2.circle(img, (int(round(x_mm * mm)), int(round(y * mm))), int(round(3.0 * mm)), shade, -1, cv2.LINE_AA)
+        c, r = (int(round(x_mm * mm)), int(round(y * mm))), int(round(3.0 * mm))
+        cv2.circle(img, c, r, shade, -1, cv2.LINE_AA)
+        if rim is not None:
+            cv2.circle(img, c, r, rim, max(1, int(round(0.25 * mm))), cv2.LINE_AA)
 
 
 def test_a_box_beside_a_hole_is_read_as_usual(small_kit, tmp_path):
@@ -30,6 +35,22 @@ def test_a_box_beside_a_hole_is_read_as_usual(small_kit, tmp_path):
     img = T.render(small_kit.pdf_path, page["pdf_page"], DPI)
     T.tick_box(img, page, 1, "certificat_vu", dpi=DPI)
     _punch(img, 12.0, (108.5, 188.5))
+    path = T.save_image(img, tmp_path / "perfore.png", DPI)
+    ingest([str(path)], tmp_path / "p.db", workers=1)
+    assert T.field_by_row(tmp_path / "p.db", "certificat_vu")[1] == ("true", "auto", "")
+    assert T.field_by_row(tmp_path / "p.db", "domicile_autre_commune")[1] == ("false", "auto", "")
+
+
+def test_a_box_beside_a_white_hole_is_read_as_usual(small_kit, tmp_path):
+    """The same sheet on a flatbed: its lid makes the holes white, with a thin grey rim 1 mm from the boxes. Found by
+    their rim and painted as paper, they leave the ticked box and the empty one accepted (without the rim search both
+    went to review)."""
+    from scan_ingest.pipeline import ingest
+
+    page = T.find_page(small_kit.out_dir, "deces")
+    img = T.render(small_kit.pdf_path, page["pdf_page"], DPI)
+    T.tick_box(img, page, 1, "certificat_vu", dpi=DPI)
+    _punch(img, 12.5, (108.5, 188.5), shade=240, rim=140)
     path = T.save_image(img, tmp_path / "perfore.png", DPI)
     ingest([str(path)], tmp_path / "p.db", workers=1)
     assert T.field_by_row(tmp_path / "p.db", "certificat_vu")[1] == ("true", "auto", "")
