@@ -105,26 +105,15 @@ def scribble(img: np.ndarray, page: dict[str, Any], row: int, name: str, dpi: fl
 
 def stamp(img: np.ndarray, cx_mm: float, cy_mm: float, dpi: float = 200, angle: float = 0.0, ink: int = 110,
           oval: bool = True) -> None:
-    """A rubber stamp 44 x 22 mm centred on (cx_mm, cy_mm): a double border (oval or rectangle) and two lines of
-    capitals, 0.5 mm strokes, in a violet or blue ink that a grey capture reads as `ink`; turned by `angle` degrees."""
+    """The régie's rubber stamp, 44 x 22 mm, centred on (cx_mm, cy_mm) and turned by `angle` degrees: the simulator's
+    drawing (papier.simulate.degrade.stamp_patch), in a violet or blue ink that a grey capture reads as `ink`."""
+    from papier.simulate.degrade import stamp_patch
+
+    patch = stamp_patch(dpi, 44.0, 22.0, oval, "REGIE DE RECETTES", angle)
+    c = patch.shape[0] // 2
     mm = dpi / 25.4
-    size = int(50 * mm) | 1
-    c, t = size // 2, max(1, int(0.5 * mm))
-    patch = np.zeros((size, size), np.uint8)
-    for a, b in ((22, 11), (20.5, 9.5)):
-        if oval:
-            cv2.ellipse(patch, (c, c), (int(a * mm), int(b * mm)), 0, 0, 360, 255, t, cv2.LINE_AA)
-        else:
-            cv2.rectangle(patch, (c - int(a * mm), c - int(b * mm)), (c + int(a * mm), c + int(b * mm)), 255, t,
-                          cv2.LINE_AA)
-    for k, text in enumerate(("MAIRIE", "REGIE DE RECETTES")):
-        scale = 2.8 * mm / cv2.getTextSize("H", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)[0][1]
-        tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, t)[0][0]
-        cv2.putText(patch, text, (c - tw // 2, c + int((k - 0.2) * 4.5 * mm)), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, t,
-                    cv2.LINE_AA)
-    patch = cv2.warpAffine(patch, cv2.getRotationMatrix2D((c, c), angle, 1.0), (size, size))
     x0, y0 = int(round(cx_mm * mm)) - c, int(round(cy_mm * mm)) - c
-    region = img[y0:y0 + size, x0:x0 + size]
+    region = img[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]]
     cover = patch[:region.shape[0], :region.shape[1]].astype(np.float32) / 255.0
     region[:] = (region * (1 - cover) + np.minimum(region, ink) * cover).astype(np.uint8)
 

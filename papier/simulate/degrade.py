@@ -211,18 +211,17 @@ def _highlight(g: np.ndarray, per_page: float, dpi: float, rng: np.random.Genera
     return np.clip(f, 0, 255).astype(np.uint8)
 
 
-def _stamp(g: np.ndarray, dpi: float, rng: np.random.Generator) -> np.ndarray:
-    """A rubber stamp pressed near the foot of the page (where a page of a journal is closed and signed): an oval or
-    a rectangle 35–50 mm wide, a double border and two lines of capitals, violet or blue ink (a grey capture sees
-    45–65 % of the paper's light), unevenly inked, turned up to 25 degrees."""
+def stamp_patch(dpi: float, w_mm: float, h_mm: float, oval: bool, second_line: str, angle: float) -> np.ndarray:
+    """A rubber stamp's print (uint8, 255 where its ink lies) on a square patch, its centre the patch's: an oval or a
+    rectangle w_mm x h_mm with a second border 1.5 mm inside, « MAIRIE » and `second_line` in capitals 2.8 mm tall
+    (narrowed to fit), 0.5 mm strokes, turned by `angle` degrees."""
     mm = dpi / 25.4
-    w_mm, h_mm = rng.uniform(35, 50), rng.uniform(18, 26)
     size = int(max(w_mm, h_mm) * 1.3 * mm)
     c = size // 2
     patch = np.zeros((size, size), np.uint8)
     t = max(1, int(round(0.5 * mm)))
     axes = (int(w_mm / 2 * mm), int(h_mm / 2 * mm))
-    if rng.random() < 0.5:
+    if oval:
         cv2.ellipse(patch, (c, c), axes, 0, 0, 360, 255, t, cv2.LINE_AA)
         cv2.ellipse(patch, (c, c), (axes[0] - int(1.5 * mm), axes[1] - int(1.5 * mm)), 0, 0, 360, 255, t,
                     cv2.LINE_AA)
@@ -230,7 +229,7 @@ def _stamp(g: np.ndarray, dpi: float, rng: np.random.Generator) -> np.ndarray:
         cv2.rectangle(patch, (c - axes[0], c - axes[1]), (c + axes[0], c + axes[1]), 255, t, cv2.LINE_AA)
         cv2.rectangle(patch, (c - axes[0] + int(1.5 * mm), c - axes[1] + int(1.5 * mm)),
                       (c + axes[0] - int(1.5 * mm), c + axes[1] - int(1.5 * mm)), 255, t, cv2.LINE_AA)
-    for k, text in enumerate(("MAIRIE", "REGIE DE RECETTES" if rng.random() < 0.5 else "SERVICE ETAT CIVIL")):
+    for k, text in enumerate(("MAIRIE", second_line)):
         scale = 2.8 * mm / cv2.getTextSize("H", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)[0][1]
         tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, t)[0][0]
         if tw > 1.6 * axes[0]:
@@ -238,8 +237,21 @@ def _stamp(g: np.ndarray, dpi: float, rng: np.random.Generator) -> np.ndarray:
             tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, t)[0][0]
         cv2.putText(patch, text, (c - tw // 2, int(c + (k - 0.2) * 4.5 * mm)), cv2.FONT_HERSHEY_SIMPLEX, scale, 255,
                     t, cv2.LINE_AA)
-    M = cv2.getRotationMatrix2D((c, c), rng.uniform(-25, 25), 1.0)
-    patch = cv2.warpAffine(patch, M, (size, size))
+    M = cv2.getRotationMatrix2D((c, c), angle, 1.0)
+    return cv2.warpAffine(patch, M, (size, size))
+
+
+def _stamp(g: np.ndarray, dpi: float, rng: np.random.Generator) -> np.ndarray:
+    """A rubber stamp pressed near the foot of the page (where a page of a journal is closed and signed): an oval or
+    a rectangle 35–50 mm wide, a double border and two lines of capitals, violet or blue ink (a grey capture sees
+    45–65 % of the paper's light), unevenly inked, turned up to 25 degrees."""
+    mm = dpi / 25.4
+    w_mm, h_mm = rng.uniform(35, 50), rng.uniform(18, 26)
+    oval = rng.random() < 0.5
+    second = "REGIE DE RECETTES" if rng.random() < 0.5 else "SERVICE ETAT CIVIL"
+    patch = stamp_patch(dpi, w_mm, h_mm, oval, second, rng.uniform(-25, 25))
+    size = patch.shape[0]
+    c = size // 2
     inked = cv2.resize(rng.uniform(0.6, 1.0, (size // 8 + 1, size // 8 + 1)).astype(np.float32), (size, size))
     cover = patch.astype(np.float32) / 255.0 * inked * (1.0 - rng.uniform(0.45, 0.65))
     h, w = g.shape
