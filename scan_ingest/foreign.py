@@ -78,19 +78,6 @@ def _outline_distance(shape: tuple[float, float, float, float, bool], ys: np.nda
     return np.hypot(np.maximum(np.maximum(a - x, x - a - c), 0.0), np.maximum(np.maximum(b - y, y - b - d), 0.0))
 
 
-def _shapes(layout: PageLayout) -> list[tuple[float, float, float, float, bool]]:
-    """Each spot's printed outline in mark_plan's order (bubbles, then checkboxes), in mm."""
-    bubbles, boxes = [], []
-    for e in layout.entries:
-        for f in e.fields:
-            if f.type in ("choice", "multi"):
-                bubbles += [(o.cx, o.cy, o.r, 0.0, True) for o in f.options]
-            elif f.type == "checkbox":
-                assert f.box is not None
-                boxes.append((f.box.x, f.box.y, f.box.w, f.box.h, False))
-    return bubbles + boxes
-
-
 def _patch(shape: tuple[float, float, float, float, bool], reach: float, H: int, W: int) -> tuple[slice, slice]:
     a, b, c, d, round_ = shape
     x0, y0, x1, y1 = (a - c, b - c, a + c, b + c) if round_ else (a, b, a + c, b + d)
@@ -112,7 +99,7 @@ def _rings(form: FormDef, layout: PageLayout) -> _Rings:
                 z: Rect = f.ink_zone()
                 free[max(0, int((z.y - grow) * K)):int(np.ceil((z.y + z.h + grow) * K)) + 1,
                      max(0, int((z.x - grow) * K)):int(np.ceil((z.x + z.w + grow) * K)) + 1] = False
-    shapes = _shapes(layout)
+    shapes = mk.mark_plan(layout).outlines
     near, far = FOREIGN_RING_MM
     for s in shapes:  # no mark's own reach is anyone's free ring
         ys, xs = _patch(s, near, H, W)

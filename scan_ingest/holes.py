@@ -21,6 +21,7 @@ marker: aligned 0.5 mm off, it goes to review as not flat, rightly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -52,8 +53,7 @@ def find(aligned: np.ndarray, layout: PageLayout) -> list[Hole]:
     k = int(round(lo / 2 * s)) | 1  # a square half a hole across: a rule or a stroke the hole touches is cut off
     n, _, st, cen = cv2.connectedComponentsWithStats(cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)),
                                                        connectivity=8)
-    zones = [f.ink_zone() for e in layout.entries for f in e.fields]
-    zones += [Rect(m.x, m.y, m.size, m.size) for m in layout.fiducials]  # a corner marker, opened, is a black blob
+    zones = _not_holes(layout)
     out: list[Hole] = []
     for i in range(1, n):
         w, h, a = st[i, cv2.CC_STAT_WIDTH], st[i, cv2.CC_STAT_HEIGHT], st[i, cv2.CC_STAT_AREA]
@@ -75,6 +75,15 @@ def find(aligned: np.ndarray, layout: PageLayout) -> list[Hole]:
                                                         for z in zones)]
 
 
+@lru_cache(maxsize=32)
+def _not_holes(layout: PageLayout) -> tuple[Rect, ...]:
+    """Where a hole's centre never is: inside a field (a bubble filled past its ring) or a corner marker (opened, a
+    black blob)."""
+    return tuple([f.ink_zone() for e in layout.entries for f in e.fields]
+                 + [Rect(m.x, m.y, m.size, m.size) for m in layout.fiducials])
+
+
+@lru_cache(maxsize=8)
 def _ring(r_px: float) -> np.ndarray:
     """A hole's rim as a matched filter: a thin circle of radius r_px (a Gaussian profile across it)."""
     t = int(np.ceil(r_px + 3))

@@ -126,6 +126,8 @@ class MarkPlan:
     label_idx: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))
     label_group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     label_free_idx: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))  # label side, no letters
+    # each spot's printed outline in mm: a bubble (cx, cy, r, 0, True), a checkbox (x, y, w, h, False)
+    outlines: tuple[tuple[float, float, float, float, bool], ...] = ()
 
 
 def _ring_template(r_bub: float) -> np.ndarray:
@@ -153,6 +155,8 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
     groups: dict[tuple[int, str, float], int] = {}
     group_of: list[int] = []
     r_in = None
+    bubble_outlines: list[tuple[float, float, float, float, bool]] = []
+    box_outlines: list[tuple[float, float, float, float, bool]] = []
     for e in layout.entries:
         for fi, f in enumerate(e.fields):
             if f.type in ("choice", "multi"):
@@ -160,6 +164,7 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
                     spots.append(MarkSpot((e.row, fi), o.value))
                     centres.append((o.cx * K, o.cy * K))
                     group_of.append(groups.setdefault((fi, o.value, round(o.cx, 1)), len(groups)))
+                    bubble_outlines.append((o.cx, o.cy, o.r, 0.0, True))
                     r_in = o.r * BUBBLE_INNER * K
             elif f.type == "checkbox":
                 assert f.box is not None
@@ -169,6 +174,7 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
                               int(round((b.x + m) * K)), int(round((b.x + b.w - m) * K))))
                 box_spots.append(MarkSpot((e.row, fi), None))
                 box_centres.append(((b.x + b.w / 2) * K, (b.y + b.h / 2) * K))
+                box_outlines.append((b.x, b.y, b.w, b.h, False))
     disk_r = np.zeros(0)
     disk_yx = np.zeros((0, 2), np.int64)
     tmpl = np.zeros((1, 1), np.float32)
@@ -211,7 +217,8 @@ def mark_plan(layout: PageLayout) -> MarkPlan:
         free_idx = np.zeros((0, 1), np.int64)
     xy = np.array(centres + box_centres, np.float64).reshape(-1, 2)
     return MarkPlan(tuple(spots + box_spots), disk_idx, tuple(boxes), len(spots), halo_idx, W, xy, disk_r, tmpl,
-                    disk_yx, label_idx, np.array(group_of, np.int64), free_idx)
+                    disk_yx, label_idx, np.array(group_of, np.int64), free_idx,
+                    tuple(bubble_outlines + box_outlines))
 
 
 # --- local registration: where the printed rings really are ------------------------------------------------------
