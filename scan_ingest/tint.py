@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from papier.layout import PageLayout
-from scan_ingest.marks import Darkness
+from scan_ingest.marks import Darkness, mark_plan
 from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_DARKNESS, TINT_MIN_EXTENT_MM, TINT_RING_FRAC, TINT_RING_MM,
                                     TINT_WIDTH_MM)
 
@@ -70,27 +70,18 @@ def _frame(x: float, y: float, w: float, h: float, m0: float, m1: float) -> np.n
 
 @lru_cache(maxsize=32)
 def _rings(layout: PageLayout) -> _Rings:
-    keys: list[tuple[int, int]] = []
-    field_of: list[int] = []
-    parts: list[np.ndarray] = []
-    m0, m1 = TINT_RING_MM
-    for e in layout.entries:
-        for fi, f in enumerate(e.fields):
-            if f.type in ("choice", "multi") and f.options:
-                rings = [_annulus(o.cx, o.cy, o.r + m0, o.r + m1) for o in f.options]
-            elif f.type == "checkbox" and f.box is not None:
-                b = f.box
-                rings = [_frame(b.x, b.y, b.w, b.h, m0, m1)]
-            else:
-                continue
-            keys.append((e.row, fi))
-            for r in rings:
-                field_of.append(len(keys) - 1)
-                parts.append(r)
-    if not parts:
+    """Each spot's ring (marks.mark_plan's spots and printed outlines), grouped by mark field."""
+    plan = mark_plan(layout)
+    if not plan.spots:
         return _Rings((), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 2), np.int64))
+    keys = tuple(dict.fromkeys(sp.field_key for sp in plan.spots))
+    index = {k: i for i, k in enumerate(keys)}
+    m0, m1 = TINT_RING_MM
+    parts = [_annulus(a, b, c + m0, c + m1) if round_ else _frame(a, b, c, d, m0, m1)
+             for a, b, c, d, round_ in plan.outlines]
     spot_of = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
-    return _Rings(tuple(keys), np.array(field_of, np.int64), spot_of, np.concatenate(parts))
+    return _Rings(keys, np.array([index[sp.field_key] for sp in plan.spots], np.int64), spot_of,
+                  np.concatenate(parts))
 
 
 def wide_dark(aligned: np.ndarray, dark: Darkness) -> np.ndarray:
