@@ -390,8 +390,11 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
                 if f.type == "checkbox" and results[(e.row, fi)].has_ink and _spill_mm2(dark, f) >= SPILL_MIN_MM2:
                     _to_review(results[(e.row, fi)], SPILL_FIELD)
                 hit = doubts.foreign.get((e.row, fi))
-                if hit and (results[(e.row, fi)].has_ink if f.type == "checkbox"
-                            else _read_any(results[(e.row, fi)], hit)):  # a stroke from elsewhere across a mark
+                # grain clumps in the ring count as foreign ink too: a field the grain already sent to review keeps
+                # that reason alone (a grainy field accepted is still checked for a stroke across it)
+                grainy = (e.row, fi) in doubts.noisy and NOISY_FIELD in (results[(e.row, fi)].reason or "")
+                if hit and not grainy and (results[(e.row, fi)].has_ink if f.type == "checkbox"
+                                           else _read_any(results[(e.row, fi)], hit)):  # a stroke across a mark
                     _to_review(results[(e.row, fi)], FOREIGN_FIELD)
                 continue
             ink = mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f)))

@@ -21,6 +21,21 @@ def small_kit(tmp_path_factory: pytest.TempPathFactory):
     return build_kit(Path(out), pages_per_register=2, kit_id=SMALL_KIT_ID, commune="Commune de test")
 
 
+@pytest.fixture(scope="session")
+def first_versions_kit(tmp_path_factory: pytest.TempPathFactory):
+    """A small kit of every built-in form at version 1, as kits printed before session 19 hold (pages in a safe
+    are read back for years): the tests written on those layouts keep testing them."""
+    from papier.forms import builtin_versions
+    from papier.kit import build_kit
+
+    base = tmp_path_factory.mktemp("v1_kit")
+    recipe = base / "v1.toml"
+    regs = "".join(f'\n[[registers]]\nform = "{name}"\nversion = 1\npages = 2\n' for name in builtin_versions())
+    recipe.write_text(f'format = "papier.kit/1"\nname = "v1"\ntitle = "Kit de secours papier"\n{regs}',
+                      encoding="utf-8")
+    return build_kit(base / "kit", recipe=str(recipe), kit_id="TESTKITA", commune="Commune de test")
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """mount(size) → a folder on a real tmpfs of that size ("2m"), to fill up; unmounted after the test. Mounting

@@ -1,5 +1,6 @@
 """Initials written on past their box into the « Quittance annulée » box beside it: a payment must not be taken for
-cancelled (scan_ingest/read._spill_mm2)."""
+cancelled (scan_ingest/read._spill_mm2). The régie journal's first version has that box right of the initials;
+the second (forms/paiement/v2.toml) puts it before them, so initials run on into blank paper."""
 
 from __future__ import annotations
 
@@ -22,14 +23,13 @@ def _initials(img, page: dict, row: int, text: str, end_past_mm: float) -> None:
                 (x1 - x0) / tw, 30, max(1, int(0.4 * mm)), cv2.LINE_AA)
 
 
-def test_initials_run_on_into_the_cancel_box_go_to_review(small_kit, tmp_path):
-    """Rows 1–3: initials ending 4.5–6 mm past their box, inside the empty « Quittance annulée » box (without the
-    rule, row 2 at least was read as ticked and accepted: checked by hand with SPILL_MIN_MM2 out of reach). Row 4:
-    short initials inside their box and a real tick: accepted. Row 5: a real tick alone: accepted."""
+def _run_on_page(kit, tmp_path) -> dict:
+    """A régie page of `kit`: rows 1–3 initials ending 4.5–6 mm past their box, row 4 short initials inside their
+    box and a real tick, row 5 a real tick alone; the « annulee » field of every row as read."""
     from scan_ingest.pipeline import ingest
 
-    page = T.find_page(small_kit.out_dir, "paiement")
-    img = T.render(small_kit.pdf_path, page["pdf_page"], DPI)
+    page = T.find_page(kit.out_dir, "paiement")
+    img = T.render(kit.pdf_path, page["pdf_page"], DPI)
     for row, text, past in ((1, "MLR", 4.5), (2, "JPD", 6.0), (3, "CMX", 5.0)):
         _initials(img, page, row, text, past)
     _initials(img, page, 4, "AB", -2.0)
@@ -37,7 +37,16 @@ def test_initials_run_on_into_the_cancel_box_go_to_review(small_kit, tmp_path):
         T.tick_box(img, page, row, "annulee", dpi=DPI)
     path = T.save_image(img, tmp_path / "initiales.png", DPI)
     ingest([str(path)], tmp_path / "p.db", workers=1)
-    got = T.field_by_row(tmp_path / "p.db", "annulee")
+    return T.field_by_row(tmp_path / "p.db", "annulee")
+
+
+def test_initials_run_on_into_the_cancel_box_go_to_review(first_versions_kit, tmp_path):
+    """Version 1: rows 1–3's initials end inside the empty « Quittance annulée » box (without the rule, row 2 at
+    least was read as ticked and accepted: checked by hand with SPILL_MIN_MM2 out of reach). Rows 4, 5: accepted."""
+    page = T.find_page(first_versions_kit.out_dir, "paiement")
+    visa, box = T.field_of(page, 1, "visa")["box"], T.field_of(page, 1, "annulee")["box"]
+    assert box["x"] > visa["x"] + visa["w"]  # the box is right of the initials
+    got = _run_on_page(first_versions_kit, tmp_path)
     for row in (1, 2, 3):
         value, status, why = got[row]
         assert (value, status) != ("true", "auto"), (row, got[row])
@@ -46,3 +55,14 @@ def test_initials_run_on_into_the_cancel_box_go_to_review(small_kit, tmp_path):
     assert sum(got[r][1] == "review" for r in (1, 2, 3)) >= 2
     assert got[4][:2] == ("true", "auto") and got[5][:2] == ("true", "auto")
     assert got[6] == ("false", "auto", "")
+
+
+def test_the_second_version_leaves_initials_room_to_run_on(small_kit, tmp_path):
+    """Version 2 (the kit's default): the same initials run on into blank paper; every cancel box reads as written,
+    without review: ticked on rows 4 and 5, empty elsewhere."""
+    page = T.find_page(small_kit.out_dir, "paiement")
+    visa, box = T.field_of(page, 1, "visa")["box"], T.field_of(page, 1, "annulee")["box"]
+    assert box["x"] + box["w"] < visa["x"]  # the box is left of the initials now
+    got = _run_on_page(small_kit, tmp_path)
+    assert {r: got[r][:2] for r in range(1, 7)} == {1: ("false", "auto"), 2: ("false", "auto"), 3: ("false", "auto"),
+                                                    4: ("true", "auto"), 5: ("true", "auto"), 6: ("false", "auto")}
