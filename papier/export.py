@@ -134,6 +134,10 @@ def _write_csv(entries: list[dict[str, Any]], out: IO[str]) -> None:
         for n in e["fields"]:
             if n not in names:
                 names.append(n)
+    # the columns in the order of the latest built-in definition: the same columns in the same order whichever
+    # version's pages came first (a later version may order a line's fields differently: forms/paiement/v2.toml)
+    order, seen = {n: i for i, n in enumerate(meta)}, {n: i for i, n in enumerate(names)}
+    names.sort(key=lambda n: (order.get(n, len(order)), seen[n]))
     header = ["formulaire", "page", "copie", "ligne", "pré-imprimé", "à vérifier", "champs à vérifier",
               "feuille", "fichier", "page du fichier"]
     for n in names:

@@ -134,3 +134,29 @@ def test_conflict_and_superseded_sheets_are_never_merged_silently(small_kit, tmp
     export(db, "csv", output=csv_out, all_sheets=True)
     rows = list(csv.reader(io.StringIO(csv_out.read_text(encoding="utf-8-sig")), delimiter=";"))
     assert sorted(r[rows[0].index("feuille")] for r in rows[1:]) == ["", "", "remplacée"]
+
+
+def test_csv_columns_do_not_depend_on_which_version_came_first(small_kit, first_versions_kit, tmp_path):
+    """A régie journal of version 1 (the cancel box after the initials) and one of version 2 (before them) in the
+    same batch: the CSV has the same columns in the same order, the latest definition's, whichever page was read
+    first."""
+    from papier.export import export
+
+    files = []
+    for kit in (first_versions_kit, small_kit):
+        p = T.find_page(kit.out_dir, "paiement", 1)
+        img = T.render(kit.pdf_path, p["pdf_page"], DPI)
+        T.fill_bubble(img, p, 1, "mode", "cheque")
+        T.tick_box(img, p, 1, "annulee", dpi=DPI)
+        files.append(T.save_image(img, tmp_path / f"{kit.kit_id}.png", DPI))
+    headers = []
+    for k, order in enumerate((files, files[::-1])):
+        db = tmp_path / f"p{k}.db"
+        ingest([str(f) for f in order], db, workers=1)
+        out = tmp_path / f"e{k}.csv"
+        export(db, "csv", output=out)
+        rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig")), delimiter=";"))
+        assert len(rows) == 3 and all(r[rows[0].index("Quittance annulée")] == "oui" for r in rows[1:])
+        headers.append(rows[0])
+    assert headers[0] == headers[1]
+    assert headers[0].index("Quittance annulée") < headers[0].index("Initiales agent")
