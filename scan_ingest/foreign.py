@@ -32,7 +32,7 @@ from scan_ingest import marks as mk
 from scan_ingest import tint
 from scan_ingest.thresholds import (ALIGN_PX_PER_MM, FOREIGN_PRINT_LEVEL, FOREIGN_PRINT_PAD_MM, FOREIGN_REVIEW_MM2,
                                     FOREIGN_RING_MM, FOREIGN_STREAK_MM, FOREIGN_STREAK_PX,
-                                    FOREIGN_WRITE_PAD_MM)
+                                    FOREIGN_WRITE_PAD_MM, TOUCH_RING_MM, TOUCH_RUN_ON_MM)
 
 K = ALIGN_PX_PER_MM
 
@@ -162,6 +162,58 @@ def foreign_mm2(dark: mk.Darkness, form: FormDef, layout: PageLayout, wide: np.n
     counts = np.add.reduceat(hits, np.minimum(rings.starts, len(hits) - 1))
     counts[np.diff(np.r_[rings.starts, len(hits)]) == 0] = 0  # an empty ring (reduceat gives the next one's first)
     return counts / (K * K)
+
+
+@lru_cache(maxsize=8)
+def _edges(form: FormDef, layout: PageLayout) -> tuple[tuple[int, slice, slice, np.ndarray], ...]:
+    """Each checkbox's *edge band*: paper TOUCH_RING_MM (from, to) beyond its printed outline, off the print (grown
+    by FOREIGN_PRINT_PAD_MM), off writing zones (grown by FOREIGN_WRITE_PAD_MM) and off other marks' own band:
+    (spot index in mark_plan's order, rows, columns, mask of the patch)."""
+    paper = ~print_mask(form, layout)
+    H, W = paper.shape
+    plan = mk.mark_plan(layout)
+    zones = []
+    for e in layout.entries:
+        for f in tuple(e.fields) + tuple(e.printed):
+            if f.type in ("text", "digits", "printed"):
+                zones.append(f.ink_zone())
+    near, far = TOUCH_RING_MM
+    grow = FOREIGN_WRITE_PAD_MM
+    out = []
+    for i, s in enumerate(plan.outlines):
+        if s[4]:  # bubbles have their halo (marks.measure_halos)
+            continue
+        ys, xs = _patch(s, far, H, W)
+        yy, xx = np.mgrid[ys, xs]
+        d = _outline_distance(s, yy, xx)
+        sel = (d >= near) & (d <= far) & paper[ys, xs]
+        for j, o in enumerate(plan.outlines):  # another mark's own band is not this one's
+            if j != i and abs(o[0] - s[0]) < 30 and abs(o[1] - s[1]) < 30:
+                sel &= _outline_distance(o, yy, xx) > far
+        for z in zones:
+            zy = (yy / K >= z.y - grow) & (yy / K <= z.y + z.h + grow)
+            zx = (xx / K >= z.x - grow) & (xx / K <= z.x + z.w + grow)
+            sel &= ~(zy & zx)
+            if 0 <= s[0] - (z.x + z.w) <= TOUCH_RUN_ON_MM and z.y < s[1] + s[3] and s[1] < z.y + z.h:
+                sel &= ~(zy & (xx / K < s[0]))  # writing ends there, run on from its box: not a mark of this one
+        out.append((i, ys, xs, sel))
+    return tuple(out)
+
+
+def touching(dark: mk.Darkness, form: FormDef, layout: PageLayout,
+             wide: np.ndarray | None = None) -> dict[tuple[int, int], float]:
+    """(row, field index) of every checkbox → ink (mm²) in its edge band: a mark made across the box's edge or just
+    beside it, which the box's inside does not show (isolated specks and, when given, the wide dark areas of
+    tint.wide_dark dropped)."""
+    plan = mk.mark_plan(layout)
+    out: dict[tuple[int, int], float] = {}
+    for i, ys, xs, sel in _edges(form, layout):
+        ink = dark.ink(ys, xs).view(np.uint8) & sel
+        if wide is not None:
+            ink &= 1 - tint.page_rows(wide, ys.start, ys.stop, dark.aligned.shape[1])[:, xs]
+        ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, mk.OPEN_2X2)
+        out[plan.spots[i].field_key] = float(ink.sum()) / (K * K)
+    return out
 
 
 def crossed(dark: mk.Darkness, form: FormDef, layout: PageLayout,

@@ -34,7 +34,7 @@ from scan_ingest.sources import (
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BEND_REVIEW_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2,
     COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN,
-    RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2, ZONE_INSET_MM,
+    RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2, TOUCH_REVIEW_MM2, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -389,6 +389,9 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
                     _to_review(results[(e.row, fi)], TINTED_FIELD)
                 if f.type == "checkbox" and results[(e.row, fi)].has_ink and _spill_mm2(dark, f) >= SPILL_MIN_MM2:
                     _to_review(results[(e.row, fi)], SPILL_FIELD)
+                if (e.row, fi) in doubts.touching and results[(e.row, fi)].value is not True:
+                    results[(e.row, fi)].has_ink = True  # a mark across the box's edge, its inside left empty
+                    _to_review(results[(e.row, fi)], TOUCH_FIELD)
                 hit = doubts.foreign.get((e.row, fi))
                 # grain clumps in the ring count as foreign ink too: a field the grain already sent to review keeps
                 # that reason alone (a grainy field accepted is still checked for a stroke across it)
@@ -454,6 +457,7 @@ NOISY_FIELD = "image sombre ou granuleuse"
 TINTED_FIELD = "case surlignée ou tachée"
 SPILL_FIELD = "trait venu d'à côté de la case (écriture qui déborde, tampon)"
 HOLE_FIELD = "trou de perforation sur la case : à lire sur la feuille"
+TOUCH_FIELD = "une marque touche le bord de la case sans la remplir : cochée ou non ?"
 FOREIGN_FIELD = "un trait venu d'ailleurs passe sur la case (tampon, écriture qui déborde ?)"
 
 
@@ -469,6 +473,8 @@ class PageDoubts:
     foreign: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)  # marks with ink not print around
                                                                                  # (option value, "" for a box: mm²)
     holes: dict[tuple[int, int], float] = field(default_factory=dict)  # fields partly under a binder's hole
+    touching: dict[tuple[int, int], float] = field(default_factory=dict)  # checkboxes with ink on or just past
+                                                                         # their edge (mm², foreign.touching)
 
 
 def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: PageLayout, al: Alignment,
@@ -491,8 +497,10 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: P
     wide = None if page else tint.wide_dark(aligned, dark)  # marker bands, stains: tints, not strokes
     tinted = {} if wide is None else tint.tinted_fields(wide, layout)
     strays = {} if wide is None else foreign.crossed(dark, form, layout, wide)
+    edges = {} if wide is None else {k: v for k, v in foreign.touching(dark, form, layout, wide).items()
+                                     if v >= TOUCH_REVIEW_MM2}
     under_hole = holes.covered_fields(punched or [], layout)
-    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays, under_hole)
+    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays, under_hole, edges)
 
 
 def _read_any(fr: FieldResult, values: dict[str, float]) -> bool:

@@ -106,6 +106,18 @@ FOREIGN_WRITE_PAD_MM = 0.8
 FOREIGN_REVIEW_MM2 = 0.8
 FOREIGN_STREAK_MM = 10.0
 FOREIGN_STREAK_PX = 5
+# A mark across a checkbox's edge that leaves its inside empty (foreign.touching, session 19): the scan benchmark
+# (scanner_200, seed 8, 240 pages) accepted a deliberately half-filled « Rendu » box as empty, silently: the blot sat
+# on the box's right line and the box's inside, measured inset from its lines, held no ink. The *edge band* of a
+# checkbox is the paper TOUCH_RING_MM (from, to) beyond its outline, off the print (FOREIGN_PRINT_PAD_MM) and off
+# writing zones (FOREIGN_WRITE_PAD_MM), and on the side of a writing zone that ends within TOUCH_RUN_ON_MM to the
+# left of the box, off that zone's rows too (writing run on from its box stops there). A box read empty with
+# TOUCH_REVIEW_MM2 of ink (isolated specks and marker bands dropped) in its edge band goes to review. Measured on
+# every checkbox read empty: ≤ 0.19 mm² wherever nothing was there (scanner 200 dpi seeds 5 and 8, fax, writing
+# run on: 3 boxes of 570 above 0.8 mm², text passing above or below); the half-filled box 1.84 mm².
+TOUCH_RING_MM = (0.05, 1.5)
+TOUCH_RUN_ON_MM = 6.0
+TOUCH_REVIEW_MM2 = 0.5
 # Holes punched for a ring binder (holes.py): dark disks HOLE_DIAMETER_MM (min, max) across — ISO 838 holes are 6 mm —
 # filling at least HOLE_FILL of their bounding square, darker than HOLE_DARK of the paper, centred HOLE_CENTRE_MM from
 # the aligned page's left edge (holes 12 mm from the edge, ± 2.5 mm for a sheet not pushed home, and some slack)
