@@ -8,7 +8,8 @@ catalogue; `--no-manifest` leaves them out), and every entry is compared with th
 - silent error: a field accepted (status auto) whose value differs from what is on the paper, an entry with ink
   on the paper that was not found, or a phantom entry (ink found where the paper has none) with an accepted
   value; a deliberately ambiguous mark that is flagged is fine, accepted with another value is an error;
-- review rate of mark fields (choice/multi/checkbox with ink) and, separately, of digit fields, with a table of
+- review rate of mark fields (choice/multi/checkbox with ink), of the empty mark fields of written lines (a review
+  there is a false alarm: "em rev") and, separately, of digit fields, with a table of
   the digit fields accepted and right by what the form knows of them (check digit and list, crisis period,
   nothing: `digit_kind`), which says where the reviews come from;
 - pages/s, time as a multiple of merely decoding the same images (same workers), worker/parent peak memory.
@@ -110,6 +111,9 @@ def compare(db: Path, truth_path: Path) -> dict[str, Any]:
             elif ftype in MARKS and written:
                 stats["mark_fields"] += 1
                 stats["mark_review"] += st == "review"
+            elif ftype in MARKS and name not in amb:  # an empty mark of a written line: a review is a false alarm
+                stats["mark_empty"] += 1
+                stats["mark_empty_review"] += st == "review"
             if ftype == "digits" and written:
                 stats["digit_fields"] += 1
                 stats["digit_review"] += st == "review"
@@ -249,6 +253,7 @@ def run_profile(kit_dir: Path, work: Path, profile: str, pages: int, workers: in
         "profile": profile, "pages": rep.pages_seen, "entries": s["entries"], "fields": s["fields"],
         "silent": s["silent"], "mark_fields": s["mark_fields"],
         "mark_review": s["mark_review"] / max(1, s["mark_fields"]),
+        "mark_empty": s["mark_empty"], "mark_empty_review": s["mark_empty_review"] / max(1, s["mark_empty"]),
         "digit_fields": s["digit_fields"], "digit_review": s["digit_review"] / max(1, s["digit_fields"]),
         "digit_auto_ok": s["digit_auto_ok"] / max(1, s["digit_fields"]), "digit_silent": s["digit_silent"],
         "unidentified": rep.statuses["unidentified"], "pages_s": rep.pages_per_second,
@@ -384,14 +389,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"profiles": results, "big": big}, indent=1))
         return 0
-    hdr = (f"{'profile':<17}{'pages':>6}{'entries':>8}{'fields':>8}{'SILENT':>7}{'marks':>7}{'mk rev':>8}"
+    hdr = (f"{'profile':<17}{'pages':>6}{'entries':>8}{'fields':>8}{'SILENT':>7}{'marks':>7}{'mk rev':>8}{'empty':>7}"
+           f"{'em rev':>7}"
            f"{'digits':>7}{'dg rev':>8}{'dg auto':>8}{'unid':>5}{'pg/s':>7}{'x dec':>7}{'wk MB':>7}")
     print(hdr)
     print("-" * len(hdr))
     tot = Counter()
     for r in results:
         print(f"{r['profile']:<17}{r['pages']:>6}{r['entries']:>8}{r['fields']:>8}{r['silent']:>7}"
-              f"{r['mark_fields']:>7}{r['mark_review']:>8.1%}{r['digit_fields']:>7}{r['digit_review']:>8.1%}"
+              f"{r['mark_fields']:>7}{r['mark_review']:>8.1%}{r['mark_empty']:>7}{r['mark_empty_review']:>7.1%}"
+              f"{r['digit_fields']:>7}{r['digit_review']:>8.1%}"
               f"{r['digit_auto_ok']:>8.1%}"
               f"{r['unidentified']:>5}{r['pages_s']:>7.1f}{r['x_decode']:>7.1f}{r['worker_mb']:>7.0f}")
         tot["fields"] += r["fields"]
