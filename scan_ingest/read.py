@@ -34,7 +34,7 @@ from scan_ingest.sources import (
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BEND_REVIEW_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2,
     COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN,
-    RESIDUAL_REVIEW_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2, TOUCH_REVIEW_MM2, ZONE_INSET_MM,
+    RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2, TOUCH_REVIEW_MM2, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -434,6 +434,8 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
                                                 expected, raw_digits)
         if digit_keys[i] in doubts.faded:  # before the page total is read: its lines' sum is then unknown
             _faded(results[digit_keys[i]])
+        if _run_on_into(dark, layout, digit_keys[i]):  # a text's last letters in the first box read as a digit
+            _to_review(results[digit_keys[i]], RUN_ON_FIELD)
 
     for key in doubts.holes.keys() & results.keys():  # what was written there may be gone with the paper
         results[key].has_ink = True  # looked at, with its snippet (to review last: _apply_doubts)
@@ -457,6 +459,7 @@ NOISY_FIELD = "image sombre ou granuleuse"
 TINTED_FIELD = "case surlignée ou tachée"
 SPILL_FIELD = "trait venu d'à côté de la case (écriture qui déborde, tampon)"
 HOLE_FIELD = "trou de perforation sur la case : à lire sur la feuille"
+RUN_ON_FIELD = "écriture venue de la case de gauche : chiffres à vérifier"
 TOUCH_FIELD = "une marque touche le bord de la case sans la remplir : cochée ou non ?"
 FOREIGN_FIELD = "un trait venu d'ailleurs passe sur la case (tampon, écriture qui déborde ?)"
 
@@ -520,6 +523,19 @@ def _spill_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
             Rect(b.x - m, b.y - far - m, width, across),         # above
             Rect(b.x - m, b.y + b.h + near - m, width, across))  # below
     return max(mk.ink_area_mm2(dark, [g]) for g in gaps)
+
+
+def _run_on_into(dark: mk.Darkness, layout: PageLayout, key: tuple[int, int]) -> bool:
+    """Whether writing from a text box that ends just left of digit field `key` runs on into its first box: ink
+    (SPILL_MIN_MM2 or more) in the gap SPILL_GAP_MM left of that box (a period « oct. 2026 » whose 6 lands in the
+    first box of a cheque number is read as the cheque number 6: scan bench, writing run on, seed 9)."""
+    entry = next(e for e in layout.entries if e.row == key[0])
+    b = entry.fields[key[1]].boxes[0]
+    if not any(g.type == "text" and 0 <= b.x - (g.ink_zone().x + g.ink_zone().w) <= RUN_ON_SOURCE_MM
+               and g.ink_zone().y < b.y + b.h and b.y < g.ink_zone().y + g.ink_zone().h for g in entry.fields):
+        return False
+    (near, far), m = SPILL_GAP_MM, ZONE_INSET_MM  # ink_area_mm2 insets its zones by ZONE_INSET_MM
+    return mk.ink_area_mm2(dark, [Rect(b.x - far - m, b.y - m, far - near + 2 * m, b.h + 2 * m)]) >= SPILL_MIN_MM2
 
 
 def _to_review(fr: FieldResult, why: str) -> None:

@@ -86,6 +86,12 @@ NOISE_REVIEW = 0.05
 # errors without the left gap (« Annulé » boxes read as ticked), 0 with it; seeds 6 and 7: 0.
 SPILL_GAP_MM = (1.4, 2.6)
 SPILL_MIN_MM2 = 0.6
+# The same gap left of a digit field's first box, when a text box ends within RUN_ON_SOURCE_MM to its left
+# (read._run_on_into, session 19): a text written on past its box ends in the first digit box (the first régie
+# journal: « oct. 2026 » run on into the cheque number's first box, read as the cheque number 6 and accepted at
+# 0.9997 — scan bench, scanner_200_sprawl, seed 9). Gap ink there: ≤ 0.06 mm² on 246 such fields of 240 scanner
+# pages; up to 3 mm² where writing runs on (22 of 102 and 62 of 252 fields at SPILL_MIN_MM2 or more).
+RUN_ON_SOURCE_MM = 4.0
 # Ink that is not print around a mark (foreign.py): a rubber stamp's border or letters, writing run on, crossing a
 # bubble or a box. The free ring of each spot: paper FOREIGN_RING_MM (from, to) beyond its printed outline (a tick,
 # a cross or a fill strays 1-2 mm past it; 1.6-5 mm was tried first: big crosses reached 1.4 mm² there), away from

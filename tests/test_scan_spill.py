@@ -4,10 +4,12 @@ the second (forms/paiement/v2.toml) puts it before them, so initials run on into
 
 from __future__ import annotations
 
+import json
+
 import cv2
 
 from scan_ingest import testing as T
-from scan_ingest.read import SPILL_FIELD
+from scan_ingest.read import RUN_ON_FIELD, SPILL_FIELD
 
 DPI = 200
 
@@ -66,3 +68,29 @@ def test_the_second_version_leaves_initials_room_to_run_on(small_kit, tmp_path):
     got = _run_on_page(small_kit, tmp_path)
     assert {r: got[r][:2] for r in range(1, 7)} == {1: ("false", "auto"), 2: ("false", "auto"), 3: ("false", "auto"),
                                                     4: ("true", "auto"), 5: ("true", "auto"), 6: ("false", "auto")}
+
+
+def test_a_period_run_on_into_the_cheque_number_goes_to_review(first_versions_kit, tmp_path):
+    """The first régie journal prints « N° de chèque » just right of « Période payée »: « oct. 2026 » written on
+    past its box puts its 6 in the cheque number's first box, which the bench (writing run on, seed 9) read as the
+    cheque number 6 and accepted. Row 1: that run-on, cheque number in review, saying why (this synthetic 6 reads
+    as a 5 the reader doubts, in review anyway without the check: the bench's own page is the regression check,
+    0 silent errors once re-read); row 2: the same period inside its box and a cheque number written: no such
+    reason."""
+    from scan_ingest.pipeline import ingest
+
+    mm = DPI / 25.4
+    page = T.find_page(first_versions_kit.out_dir, "paiement")
+    img = T.render(first_versions_kit.pdf_path, page["pdf_page"], DPI)
+    for row, end in ((1, 6.0), (2, -6.0)):  # mm past the period box's right edge: into the first cheque box, or not
+        p, c = T.field_of(page, row, "periode")["box"], T.field_of(page, row, "cheque")["boxes"][0]
+        x0, x1 = (p["x"] + 8) * mm, (p["x"] + p["w"] + end) * mm
+        (tw, _), _ = cv2.getTextSize("oct. 2026", cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 2)
+        cv2.putText(img, "oct. 2026", (int(x0), int((c["y"] + c["h"] - 1.2) * mm)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+                    (x1 - x0) / tw, 30, max(1, int(0.4 * mm)), cv2.LINE_AA)
+    T.scribble(img, page, 2, "cheque", dpi=DPI)
+    path = T.save_image(img, tmp_path / "periode.png", DPI)
+    ingest([str(path)], tmp_path / "p.db", workers=1)
+    got = T.field_by_row(tmp_path / "p.db", "cheque")
+    assert got[1][1] == "review" and RUN_ON_FIELD in got[1][2], got[1]
+    assert RUN_ON_FIELD not in got[2][2] and len(json.loads(got[2][0])) == 7, got[2]
