@@ -481,25 +481,23 @@ def baseline(values: np.ndarray) -> float:
     return float(np.median(s[:n]))
 
 
-def classify(score: float, frac: float = 0.0, noisy: bool = False) -> str:
-    """empty | marked | unsure from a baseline-corrected mean darkness and ink-pixel fraction. `noisy`: the image's
-    grain there can reach the ink-pixel fraction on its own (noise.py), so only the mean darkness says marked."""
-    if score >= MARK_FILLED_MIN or (frac >= MARK_FRAC_MARKED and not noisy):
+def classify(score: float, frac: float = 0.0) -> str:
+    """empty | marked | unsure from a baseline-corrected mean darkness and ink-pixel fraction (on a grainy image,
+    noise.py, the fraction is measured once a median has taken the grain out: read.read_fields)."""
+    if score >= MARK_FILLED_MIN or frac >= MARK_FRAC_MARKED:
         return "marked"
     if score <= MARK_EMPTY_MAX and frac <= MARK_FRAC_EMPTY:
         return "empty"
     return "unsure"
 
 
-def mark_confidence(score: float, frac: float = 0.0, noisy: bool = False) -> float:
+def mark_confidence(score: float, frac: float = 0.0) -> float:
     """How far a spot sits from the unsure band, mapped to (0.5, 1): 0.5 inside the band."""
-    c = classify(score, frac, noisy)
+    c = classify(score, frac)
     if c == "empty":
         margin = min((MARK_EMPTY_MAX - score) / MARK_EMPTY_MAX, (MARK_FRAC_EMPTY - frac) / MARK_FRAC_EMPTY)
     elif c == "marked":
-        margin = (score - MARK_FILLED_MIN) / MARK_FILLED_MIN
-        if not noisy:
-            margin = max(margin, (frac - MARK_FRAC_MARKED) / MARK_FRAC_MARKED)
+        margin = max((score - MARK_FILLED_MIN) / MARK_FILLED_MIN, (frac - MARK_FRAC_MARKED) / MARK_FRAC_MARKED)
     else:
         return 0.5
     return round(0.9 + 0.099 * max(0.0, min(1.0, margin)), 3)

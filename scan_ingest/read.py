@@ -34,7 +34,8 @@ from scan_ingest.sources import (
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BEND_REVIEW_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2,
     COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN,
-    RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2, TOUCH_REVIEW_MM2, ZONE_INSET_MM,
+    NOISE_MEDIAN_PX, RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2,
+    TOUCH_REVIEW_MM2, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -216,18 +217,19 @@ def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]],
                 halos: list[float] | None = None, noisy: bool = False) -> FieldResult:
     """A choice, multi or checkbox field from its spots' baseline-corrected (darkness, ink fraction), and for
     bubbles the page-corrected ink in each bubble's halo (a mark drawn beside its bubble). `noisy`: the image's
-    grain there is too coarse to trust the ink fraction (noise.py); a field then in review says so."""
-    res = _read_marks_plain(f, scores, halos, noisy)
+    grain there is coarse (noise.py; its ink fraction was measured on the page median-filtered); a field then in
+    review says so."""
+    res = _read_marks_plain(f, scores, halos)
     if noisy and res.status == "review":
         res.reason = f"{NOISY_FIELD} : {res.reason}"
     return res
 
 
-def _read_marks_plain(f: FieldGeom, scores: list[tuple[str | None, float, float]], halos: list[float] | None,
-                      noisy: bool) -> FieldResult:
-    verdicts = [(v, s, mk.classify(s, fr, noisy)) for v, s, fr in scores]
+def _read_marks_plain(f: FieldGeom, scores: list[tuple[str | None, float, float]],
+                      halos: list[float] | None) -> FieldResult:
+    verdicts = [(v, s, mk.classify(s, fr)) for v, s, fr in scores]
     bbox = _bbox(f.ink_zone())
-    conf_all = min([mk.mark_confidence(s, fr, noisy) for _, s, fr in scores] or [0.99])
+    conf_all = min([mk.mark_confidence(s, fr) for _, s, fr in scores] or [0.99])
     if f.type == "checkbox":
         _, s, c = verdicts[0]
         if c == "unsure":
@@ -367,6 +369,10 @@ def read_fields(aligned: np.ndarray, dark: mk.Darkness, layout: PageLayout, ctx:
     raw, frac = mk.measure_marks(dark, plan, shifts, bilevel)
     halo = mk.measure_halos(dark, plan, shifts)
     base, base_frac = mk.baseline(raw), mk.baseline(frac)
+    if doubts.noisy:  # grain reaches the ink share a thin tick gives: the share is read where a median took it out
+        _, frac_dn = mk.measure_marks(mk.Darkness(cv2.medianBlur(aligned, NOISE_MEDIAN_PX)), plan, shifts, bilevel)
+        frac = np.where([sp.field_key in doubts.noisy for sp in plan.spots], frac_dn - mk.baseline(frac_dn) + base_frac,
+                        frac)
     spot_scores: dict[tuple[int, int], list[tuple[str | None, float, float]]] = {}
     spot_halos: dict[tuple[int, int], list[float]] = {}
     for i, (spot, v, fr) in enumerate(zip(plan.spots, raw, frac)):

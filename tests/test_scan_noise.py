@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import cv2
 import numpy as np
 import pytest
 
@@ -40,16 +41,21 @@ def test_grain_is_measured_relative_to_the_paper(small_kit):
 
 @pytest.mark.parametrize("kit", ["first_versions_kit", "small_kit"])
 def test_a_dark_grainy_photo_never_ticks_a_box_by_itself(kit, request, tmp_path):
-    """A régie page photographed in the dark: darker and grainier towards the top. Only row 3's « quittance
-    annulée » is ticked. Without the check, the grain alone read rows 1 and 2 as ticked, accepted (checked by
-    hand: noise.noisy_fields returning nothing). Now: never an unticked box accepted as ticked; the grainy ones
-    are in review and say why; the real tick is read; the summary names the page."""
+    """A régie page photographed in the dark: darker and grainier towards the top. Row 3's « quittance annulée »
+    is ticked, row 4's holds a dot 1 mm across (a pen set down: ticked or not?). Without the check, the grain alone
+    read rows 1 and 2 as ticked, accepted (checked by hand: noise.noisy_fields returning nothing). Now: never an
+    unticked box accepted as ticked, the grainy empty ones read empty (their ink share measured once a median has
+    taken the grain out: session 17 sent them to review), the real tick is read, the dot is in review and says
+    why, and the summary names the page."""
     from scan_ingest.pipeline import ingest
 
     small_kit = request.getfixturevalue(kit)
     page = T.find_page(small_kit.out_dir, "paiement")
     img = T.render(small_kit.pdf_path, page["pdf_page"], 200)
     T.tick_box(img, page, 3, "annulee")
+    b = T.field_of(page, 4, "annulee")["box"]
+    cv2.circle(img, (int((b["x"] + b["w"] / 2) * 200 / 25.4), int((b["y"] + b["h"] / 2) * 200 / 25.4)),
+               int(0.5 * 200 / 25.4), 30, -1)
     rng = np.random.default_rng(1)
     light = np.linspace(0.35, 0.95, img.shape[0])[:, None]
     dim = np.clip(img.astype(np.float32) * light + rng.normal(0, 26, img.shape), 0, 255).astype(np.uint8)
@@ -66,7 +72,9 @@ def test_a_dark_grainy_photo_never_ticks_a_box_by_itself(kit, request, tmp_path)
             assert (value, status) != ("true", "auto"), (row, got)
         if status == "review":
             assert why.startswith(NOISY_FIELD), why
-    assert got[1][1] == "review" and got[2][1] == "review"
+    assert got[1] == got[2] == ("false", "auto", ""), got
+    assert got[3] == ("true", "auto", ""), got
+    assert got[4][1] == "review" and got[4][2].startswith(NOISY_FIELD), got
     assert got[6] == ("false", "auto", "")  # the bottom of the page, in better light, reads as usual
     summary = report.summary()
     assert "Images sombres ou granuleuses" in summary and "sombre.png page 1" in summary.split("granuleuses")[1]
