@@ -42,10 +42,10 @@ def test_grain_is_measured_relative_to_the_paper(small_kit):
 @pytest.mark.parametrize("kit", ["first_versions_kit", "small_kit"])
 def test_a_dark_grainy_photo_never_ticks_a_box_by_itself(kit, request, tmp_path):
     """A régie page photographed in the dark: darker and grainier towards the top. Row 3's « quittance annulée »
-    is ticked, row 4's holds a dot 1 mm across (a pen set down: ticked or not?). Without the check, the grain alone
+    is ticked, row 4's holds a dash 0.75 mm long (a pen set down: ticked or not? its ink share is in the unsure band). Without the check, the grain alone
     read rows 1 and 2 as ticked, accepted (checked by hand: noise.noisy_fields returning nothing). Now: never an
     unticked box accepted as ticked, the grainy empty ones read empty (their ink share measured once a median has
-    taken the grain out: session 17 sent them to review), the real tick is read, the dot is in review and says
+    taken the grain out: session 17 sent them to review), the real tick is read, the dash is in review and says
     why, and the summary names the page."""
     from scan_ingest.pipeline import ingest
 
@@ -54,8 +54,8 @@ def test_a_dark_grainy_photo_never_ticks_a_box_by_itself(kit, request, tmp_path)
     img = T.render(small_kit.pdf_path, page["pdf_page"], 200)
     T.tick_box(img, page, 3, "annulee")
     b = T.field_of(page, 4, "annulee")["box"]
-    cv2.circle(img, (int((b["x"] + b["w"] / 2) * 200 / 25.4), int((b["y"] + b["h"] / 2) * 200 / 25.4)),
-               int(0.5 * 200 / 25.4), 30, -1)
+    cx, cy = (b["x"] + b["w"] / 2) * 200 / 25.4, (b["y"] + b["h"] / 2) * 200 / 25.4
+    cv2.line(img, (int(cx - 4), int(cy)), (int(cx + 4), int(cy)), 30, 2)
     rng = np.random.default_rng(1)
     light = np.linspace(0.35, 0.95, img.shape[0])[:, None]
     dim = np.clip(img.astype(np.float32) * light + rng.normal(0, 26, img.shape), 0, 255).astype(np.uint8)
