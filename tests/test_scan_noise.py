@@ -42,11 +42,11 @@ def test_grain_is_measured_relative_to_the_paper(small_kit):
 @pytest.mark.parametrize("kit", ["first_versions_kit", "small_kit"])
 def test_a_dark_grainy_photo_never_ticks_a_box_by_itself(kit, request, tmp_path):
     """A régie page photographed in the dark: darker and grainier towards the top. Row 3's « quittance annulée »
-    is ticked, row 4's holds a dash 0.75 mm long (a pen set down: ticked or not? its ink share is in the unsure band). Without the check, the grain alone
-    read rows 1 and 2 as ticked, accepted (checked by hand: noise.noisy_fields returning nothing). Now: never an
-    unticked box accepted as ticked, the grainy empty ones read empty (their ink share measured once a median has
-    taken the grain out: session 17 sent them to review), the real tick is read, the dash is in review and says
-    why, and the summary names the page."""
+    is ticked, row 4's holds a dash 0.75 mm long (a pen set down: ticked or not? its ink share is in the unsure
+    band). Without the check, the grain alone read rows 1 and 2 as ticked, accepted (checked by hand:
+    noise.noisy_fields returning nothing). Now: never an unticked box accepted as ticked, the grainy empty ones
+    read empty (their ink share measured once a median has taken the grain out: session 17 sent them to review),
+    the real tick is read, the dash is in review and says why, and the summary names the page."""
     from scan_ingest.pipeline import ingest
 
     small_kit = request.getfixturevalue(kit)
