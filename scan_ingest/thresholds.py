@@ -71,6 +71,10 @@ FADE_MIN_PRINT = 0.1
 # boxes went to review: 7.7-10.2 % of marks on dark photos). Measured on the 2,891 spots of phone_photo_dim seed 5
 # (all of them grainy): empty spots' share ≤ 0.096 before the median, ≤ 0.019 after (99.9 % ≤ 0.001); marked spots
 # ≥ 0.177 before and after. A pen stroke is 2-5 px wide at 8 px/mm: a 3 x 3 median keeps lines 2 px wide.
+# A page whose digit boxes the reader finds binarised (papier.digits.preprocess.flat, box by box: fax 98-100 % of
+# crops, grey captures 0 %) at this share or more is a binarised capture: all its boxes are read as such
+# (read._read_all_digits).
+BINARISED_PAGE_SHARE = 0.6
 NOISE_TILE_MM = 8.0
 NOISE_REVIEW = 0.05
 NOISE_MEDIAN_PX = 3

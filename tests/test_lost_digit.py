@@ -148,21 +148,22 @@ def test_a_pool_read_again_at_another_temperature_keeps_the_doubts_and_the_captu
 
 @pytest.mark.parametrize("profile, flat", [("fax", True), ("scanner_200", False)])
 def test_the_scan_pipeline_knows_a_fax_from_a_grey_scan(small_kit, tmp_path, monkeypatch, profile, flat):
-    """The binarised-capture flag on the crops the real pipeline cuts from simulated, degraded pages (a warp that
-    smoothed a fax into greys would silently give its amounts the grey capture's small lost-digit risk)."""
+    """The binarised-capture flag of the box readings the real pipeline decides its fields with, on simulated,
+    degraded pages (a warp that smoothed a fax into greys would silently give its amounts the grey capture's small
+    lost-digit risk: box by box, two blank leading boxes of an amount looked grey on a fax page of seed 4 once the
+    forms changed in session 19; the flag is now the page's, scan_ingest.read._read_all_digits)."""
     import papier.digits as digits
     from papier.simulate import simulate_batch
     from scan_ingest.pipeline import ingest
 
     seen: list[BoxReading] = []
-    real = digits.read_boxes
+    real = digits.read_digit_field
 
-    def watched(crops):
-        out = real(crops)
-        seen.extend(out)
-        return out
+    def watched(readings, **kw):
+        seen.extend(readings)
+        return real(readings, **kw)
 
-    monkeypatch.setattr(digits, "read_boxes", watched)
+    monkeypatch.setattr(digits, "read_digit_field", watched)
     simulate_batch(small_kit.out_dir, tmp_path / "scans", profile=profile, n_pages=3, seed=4)
     files = sorted(str(p) for p in (tmp_path / "scans").iterdir() if p.name != "truth.jsonl")
     ingest(files, tmp_path / "p.db", workers=1)

@@ -55,7 +55,7 @@ def test_a_dark_grainy_photo_never_ticks_a_box_by_itself(kit, request, tmp_path)
     T.tick_box(img, page, 3, "annulee")
     b = T.field_of(page, 4, "annulee")["box"]
     cx, cy = (b["x"] + b["w"] / 2) * 200 / 25.4, (b["y"] + b["h"] / 2) * 200 / 25.4
-    cv2.line(img, (int(cx - 4), int(cy)), (int(cx + 4), int(cy)), 30, 2)
+    cv2.line(img, (int(cx - 3), int(cy)), (int(cx + 3), int(cy)), 30, 2)
     rng = np.random.default_rng(1)
     light = np.linspace(0.35, 0.95, img.shape[0])[:, None]
     dim = np.clip(img.astype(np.float32) * light + rng.normal(0, 26, img.shape), 0, 255).astype(np.uint8)

@@ -24,6 +24,10 @@ def _band(img: np.ndarray, y_mm: float, x0_mm: float, x1_mm: float, tall_mm: flo
     img[ya:yb, xa:xb] = (img[ya:yb, xa:xb].astype(np.float32) * shade).astype(np.uint8)
 
 
+def _left(page: dict, row: int, name: str) -> float:
+    return T.field_of(page, row, name)["box"]["x"]
+
+
 def _centre_y(page: dict, row: int, name: str) -> float:
     b = T.field_of(page, row, name)["box"]
     return b["y"] + b["h"] / 2
@@ -37,7 +41,7 @@ def test_clean_marks_are_not_a_tint_and_a_band_is(small_kit):
         T.fill_bubble(page, pg, row, "mode", value, dpi=ad)
     T.tick_box(page, pg, 3, "annulee", dpi=ad)
     assert tint.tinted_fields(tint.wide_dark(page, mk.darkness(page)), layout) == {}  # filled bubbles, a cross: marks, not tints
-    _band(page, _centre_y(pg, 2, "annulee"), 60, 205, dpi=ad)
+    _band(page, _centre_y(pg, 2, "annulee"), _left(pg, 2, "annulee") - 10, 205, dpi=ad)
     got = tint.tinted_fields(tint.wide_dark(page, mk.darkness(page)), layout)
     keys = {(r, [f.name for e in layout.entries if e.row == r for f in e.fields][fi]) for r, fi in got}
     assert (2, "annulee") in keys and all(r == 2 for r, _ in keys), keys
@@ -55,7 +59,7 @@ def test_a_highlighted_line_is_never_read_as_cancelled(small_kit, tmp_path):
     T.tick_box(img, page, 1, "annulee")
     T.tick_box(img, page, 3, "annulee")
     for row in (2, 3):
-        _band(img, _centre_y(page, row, "annulee"), 70, 205)
+        _band(img, _centre_y(page, row, "annulee"), _left(page, row, "annulee") - 10, 205)
     path = T.save_image(img, tmp_path / "surligne.png", DPI)
     report = ingest([str(path)], tmp_path / "p.db", workers=1)
     con = sqlite3.connect(tmp_path / "p.db")

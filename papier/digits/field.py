@@ -160,15 +160,17 @@ def _lost_variants(best: tuple[str, float], risk: float, semantic: str | None,
 
 def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
                      known: frozenset[str] | None = None, expected_sum: int | None = None,
-                     known_missing: bool = False) -> DigitFieldResult:
+                     known_missing: bool = False, strictness: float = 1.0) -> DigitFieldResult:
     """Decide a digit field from its box readings (left to right). See the module docstring.
 
     `known_missing`: the form reads this field with a known set that is not available (the kit's manifest was not
     scanned). The calibrated thresholds of check-digit fields were chosen with their sets (the roster, the
     catalogue); without it, two compensating misreads pass an EAN-13 check (a fax read 9782613989262 as
-    4782613984262 at 0.9964), so the field gets the strictest threshold, that of fields with no check at all."""
+    4782613984262 at 0.9964), so the field gets the strictest threshold, that of fields with no check at all.
+    `strictness`: every threshold asks that many times less risk (policy.stricter; policy.GRAIN_STRICTNESS on a
+    grainy photo, which calibration has not seen)."""
     return decide(readings, semantic=semantic, check=check, known=known, expected_sum=expected_sum,
-                  threshold=field_threshold(check, known, known_missing, semantic))
+                  threshold=field_threshold(check, known, known_missing, semantic), strictness=strictness)
 
 
 def field_threshold(check: str | None, known: frozenset[str] | None, known_missing: bool = False,
@@ -182,7 +184,7 @@ def field_threshold(check: str | None, known: frozenset[str] | None, known_missi
 
 def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
            known: frozenset[str] | None = None, expected_sum: int | None = None,
-           threshold: float | None = None) -> DigitFieldResult:
+           threshold: float | None = None, strictness: float = 1.0) -> DigitFieldResult:
     """read_digit_field with an explicit threshold (None: the policy's for this kind of field)."""
     if threshold is None:
         threshold = policy.auto_accept_threshold(check, known is not None, semantic)
@@ -297,6 +299,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
     structural = bool(problems) and not (len(problems) == 1 and problems[0].startswith("deux lectures"))
     if corrected:
         threshold = max(threshold, policy.corrected_threshold(check, known is not None))
+    threshold = policy.stricter(threshold, strictness)
     if not problems and confidence < threshold:
         problems.append("lecture incertaine")
     value = None if "unsure" in states else best
