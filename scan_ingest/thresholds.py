@@ -158,6 +158,14 @@ TINT_WIDTH_MM = 1.5
 TINT_RING_MM = (1.0, 2.0)
 TINT_MIN_EXTENT_MM = 8.0
 TINT_RING_FRAC = 0.25
+# A band whose edge runs through the spot (session 19, scanner_200_marker seed 5: an « Annulé » box and an « Autre »
+# bubble half under a band read as marked and accepted, rings 0.24 and 0.17, the ring's label side being left out):
+# the spot's inside (TINT_INSIDE_INSET_MM within its outline) at TINT_INSIDE_FRAC wide-dark or more (those two: 0.85,
+# 0.87) with TINT_EDGE_RING_FRAC of its ring. Filled bubbles merged with their label on blurred photos and
+# photocopies reach such insides (19 spots of seed 5's photocopy, blurred and dark photos) with rings ≤ 0.024.
+TINT_INSIDE_INSET_MM = 0.4
+TINT_INSIDE_FRAC = 0.5
+TINT_EDGE_RING_FRAC = 0.1
 
 # --- marks (bubbles, checkboxes) --------------------------------------------------------------------------------
 # Mark score = mean darkness of the inner disk minus the page's blank baseline (median darkness of the page's

@@ -26,7 +26,8 @@ import numpy as np
 
 from papier.layout import PageLayout
 from scan_ingest.marks import Darkness, mark_plan
-from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_DARKNESS, TINT_MIN_EXTENT_MM, TINT_RING_FRAC, TINT_RING_MM,
+from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_DARKNESS, TINT_EDGE_RING_FRAC, TINT_INSIDE_FRAC,
+                                    TINT_INSIDE_INSET_MM, TINT_MIN_EXTENT_MM, TINT_RING_FRAC, TINT_RING_MM,
                                     TINT_WIDTH_MM)
 
 _F = 2  # the aligned page (8 px/mm) halved
@@ -109,6 +110,41 @@ def page_rows(wide: np.ndarray, y0: int, y1: int, width: int) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=32)
+def _insides(layout: PageLayout) -> tuple[np.ndarray, np.ndarray]:
+    """Each spot's inside at S px/mm, TINT_INSIDE_INSET_MM within its printed outline: (spot of each pixel, yx)."""
+    plan = mark_plan(layout)
+    parts = []
+    m = TINT_INSIDE_INSET_MM
+    for a, b, c, d, round_ in plan.outlines:
+        if round_:
+            t = int(np.ceil(c * S)) + 1
+            yy, xx = np.mgrid[-t:t + 1, -t:t + 1]
+            y0, x0 = int(round(b * S)), int(round(a * S))
+            sel = np.hypot((xx + x0 + 0.5) / S - a, (yy + y0 + 0.5) / S - b) <= c - m
+            parts.append(np.c_[yy[sel] + y0, xx[sel] + x0])
+        else:
+            yy, xx = np.mgrid[int(np.ceil((b + m) * S)):int((b + d - m) * S), int(np.ceil((a + m) * S)):int((a + c - m) * S)]
+            parts.append(np.c_[yy.ravel(), xx.ravel()])
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+    return np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]), np.concatenate(parts)
+
+
+def inside_fractions(wide: np.ndarray, layout: PageLayout) -> np.ndarray:
+    """(spots,) the share of each spot's inside on `wide` (wide_dark's mask): a band whose edge runs through a
+    bubble or a box covers part of it while its ring, the label's side left out, stays mostly clear."""
+    spot_of, yx = _insides(layout)
+    n_spots = len(mark_plan(layout).spots)
+    if not len(spot_of):
+        return np.zeros(n_spots)
+    y = np.clip(yx[:, 0], 0, wide.shape[0] - 1)
+    x = np.clip(yx[:, 1], 0, wide.shape[1] - 1)
+    n = np.bincount(spot_of, minlength=n_spots)
+    on = np.bincount(spot_of, weights=wide[y, x].astype(np.float64), minlength=n_spots)
+    return on / np.maximum(n, 1)
+
+
 def ring_fractions(wide: np.ndarray, layout: PageLayout) -> tuple[tuple[tuple[int, int], ...], np.ndarray,
                                                                  np.ndarray]:
     """(field keys, field of each spot, share of each spot's ring on `wide`, wide_dark's mask)."""
@@ -124,10 +160,13 @@ def ring_fractions(wide: np.ndarray, layout: PageLayout) -> tuple[tuple[tuple[in
 
 def tinted_fields(wide: np.ndarray, layout: PageLayout) -> dict[tuple[int, int], float]:
     """(row, field index) → the largest wide-dark share of its spots' rings (`wide`: wide_dark's mask), for the
-    mark fields at or above TINT_RING_FRAC."""
+    mark fields with a spot at or above TINT_RING_FRAC, or whose inside is TINT_INSIDE_FRAC wide-dark with
+    TINT_EDGE_RING_FRAC of its ring (a band's edge through the spot)."""
     keys, field_of, frac = ring_fractions(wide, layout)
     if not len(keys):
         return {}
+    inside = inside_fractions(wide, layout)
+    hit = (frac >= TINT_RING_FRAC) | ((inside >= TINT_INSIDE_FRAC) & (frac >= TINT_EDGE_RING_FRAC))
     worst = np.zeros(len(keys))
-    np.maximum.at(worst, field_of, frac)
-    return {k: round(float(v), 2) for k, v in zip(keys, worst) if v >= TINT_RING_FRAC}
+    np.maximum.at(worst, field_of, np.where(hit, np.maximum(frac, 1e-3), 0.0))
+    return {k: round(float(v), 2) for k, v in zip(keys, worst) if v > 0}

@@ -74,3 +74,22 @@ def test_a_highlighted_line_is_never_read_as_cancelled(small_kit, tmp_path):
     assert got[4][:2] == ("false", "auto")
     summary = report.summary()
     assert "Cases surlignées" in summary and "surligne.png page 1" in summary.split("surlignées")[1]
+
+
+def test_a_band_whose_edge_runs_through_a_bubble(small_kit):
+    """A band beginning across the « Autre » bubble (most of its inside under the band, its ring, the label side
+    left out, mostly clear) is a tint too: the seed-5 marker bench read such a bubble as filled and accepted it.
+    Its neighbour « Périsco. », left of the band, is not."""
+    layout, page = T.aligned_render(small_kit, "paiement")
+    pg = T.find_page(small_kit.out_dir, "paiement")
+    ad = 8 * 25.4
+    o = next(o for o in T.field_of(pg, 2, "service")["options"] if o["value"] == "autre")
+    before = tint.tinted_fields(tint.wide_dark(page, mk.darkness(page)), layout)
+    _band(page, o["cy"], o["cx"] - 0.8, o["cx"] + 45, tall_mm=8.0, dpi=ad)
+    wide = tint.wide_dark(page, mk.darkness(page))
+    got = tint.tinted_fields(wide, layout)
+    names = {(r, [f.name for e in layout.entries if e.row == r for f in e.fields][fi]) for r, fi in got}
+    assert before == {} and (2, "service") in names, (names, got)
+    keys, field_of, ring = tint.ring_fractions(wide, layout)
+    spot = [i for i, k in enumerate(field_of) if keys[k] == next(k2 for k2 in got if k2[0] == 2)]
+    assert max(ring[spot]) < 0.25  # the ring rule alone would not have seen it
