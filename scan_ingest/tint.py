@@ -27,11 +27,12 @@ import numpy as np
 from papier.layout import PageLayout
 from scan_ingest.marks import Darkness, mark_plan
 from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_DARKNESS, TINT_EDGE_RING_FRAC, TINT_INSIDE_FRAC,
-                                    TINT_INSIDE_INSET_MM, TINT_MIN_EXTENT_MM, TINT_RING_FRAC, TINT_RING_MM,
-                                    TINT_WIDTH_MM)
+                                    TINT_INSIDE_INSET_MM, TINT_LABEL_INSIDE_FRAC, TINT_LABEL_RING_FRAC,
+                                    TINT_MIN_EXTENT_MM, TINT_RING_FRAC, TINT_RING_MM, TINT_WIDTH_MM)
 
 _F = 2  # the aligned page (8 px/mm) halved
 _LABEL_SIDE = 0.3  # rings stop this share of their inner size right of the spot's centre: the label is beyond
+_WHOLE = 1e3  # the whole ring
 # for each paper level p, pixel values below limit[p] are darker than TINT_DARKNESS of it (1 - a / p > TINT_DARKNESS)
 _TINT_LIMIT = np.ceil(np.maximum(np.arange(256), 1) * (1.0 - TINT_DARKNESS)).astype(np.uint8)
 S = ALIGN_PX_PER_MM / _F  # px/mm where the tint is measured
@@ -45,7 +46,7 @@ class _Rings:
     yx: np.ndarray                     # (ring pixels, 2) at S px/mm
 
 
-def _annulus(cx: float, cy: float, r0: float, r1: float) -> np.ndarray:
+def _annulus(cx: float, cy: float, r0: float, r1: float, side: float = _LABEL_SIDE) -> np.ndarray:
     """Pixel (y, x) at S px/mm whose centres lie between radii r0 and r1 mm of (cx, cy) mm, left of the label
     (printed to the right of every bubble)."""
     t = int(np.ceil(r1 * S)) + 1
@@ -53,11 +54,11 @@ def _annulus(cx: float, cy: float, r0: float, r1: float) -> np.ndarray:
     y0, x0 = int(round(cy * S)), int(round(cx * S))
     dx, dy = (xx + x0 + 0.5) / S - cx, (yy + y0 + 0.5) / S - cy
     d = np.hypot(dx, dy)
-    sel = (d >= r0) & (d <= r1) & (dx <= _LABEL_SIDE * r0)
+    sel = (d >= r0) & (d <= r1) & (dx <= side * r0)
     return np.c_[yy[sel] + y0, xx[sel] + x0]
 
 
-def _frame(x: float, y: float, w: float, h: float, m0: float, m1: float) -> np.ndarray:
+def _frame(x: float, y: float, w: float, h: float, m0: float, m1: float, side: float = _LABEL_SIDE) -> np.ndarray:
     """Pixels between the rectangle grown by m0 mm and grown by m1 mm, left of the label (printed to the right of
     every checkbox)."""
     ya, yb = int(np.floor((y - m1) * S)), int(np.ceil((y + h + m1) * S))
@@ -65,12 +66,12 @@ def _frame(x: float, y: float, w: float, h: float, m0: float, m1: float) -> np.n
     yy, xx = np.mgrid[ya:yb, xa:xb]
     py, px = (yy + 0.5) / S, (xx + 0.5) / S
     inner = (py >= y - m0) & (py <= y + h + m0) & (px >= x - m0) & (px <= x + w + m0)
-    keep = ~inner & (px <= x + w / 2 + _LABEL_SIDE * (w / 2 + m0))
+    keep = ~inner & (px <= x + w / 2 + side * (w / 2 + m0))
     return np.c_[yy[keep], xx[keep]]
 
 
 @lru_cache(maxsize=32)
-def _rings(layout: PageLayout) -> _Rings:
+def _rings(layout: PageLayout, side: float = _LABEL_SIDE) -> _Rings:
     """Each spot's ring (marks.mark_plan's spots and printed outlines), grouped by mark field."""
     plan = mark_plan(layout)
     if not plan.spots:
@@ -78,7 +79,7 @@ def _rings(layout: PageLayout) -> _Rings:
     keys = tuple(dict.fromkeys(sp.field_key for sp in plan.spots))
     index = {k: i for i, k in enumerate(keys)}
     m0, m1 = TINT_RING_MM
-    parts = [_annulus(a, b, c + m0, c + m1) if round_ else _frame(a, b, c, d, m0, m1)
+    parts = [_annulus(a, b, c + m0, c + m1, side) if round_ else _frame(a, b, c, d, m0, m1, side)
              for a, b, c, d, round_ in plan.outlines]
     spot_of = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
     return _Rings(keys, np.array([index[sp.field_key] for sp in plan.spots], np.int64), spot_of,
@@ -145,10 +146,11 @@ def inside_fractions(wide: np.ndarray, layout: PageLayout) -> np.ndarray:
     return on / np.maximum(n, 1)
 
 
-def ring_fractions(wide: np.ndarray, layout: PageLayout) -> tuple[tuple[tuple[int, int], ...], np.ndarray,
+def ring_fractions(wide: np.ndarray, layout: PageLayout, whole: bool = False) -> tuple[tuple[tuple[int, int], ...], np.ndarray,
                                                                  np.ndarray]:
-    """(field keys, field of each spot, share of each spot's ring on `wide`, wide_dark's mask)."""
-    rg = _rings(layout)
+    """(field keys, field of each spot, share of each spot's ring on `wide`, wide_dark's mask); `whole`: the whole
+    ring, the label's side included."""
+    rg = _rings(layout, _WHOLE if whole else _LABEL_SIDE)
     if not len(rg.field_of):
         return rg.keys, rg.field_of, np.zeros(0)
     y = np.clip(rg.yx[:, 0], 0, wide.shape[0] - 1)
@@ -161,12 +163,15 @@ def ring_fractions(wide: np.ndarray, layout: PageLayout) -> tuple[tuple[tuple[in
 def tinted_fields(wide: np.ndarray, layout: PageLayout) -> dict[tuple[int, int], float]:
     """(row, field index) → the largest wide-dark share of its spots' rings (`wide`: wide_dark's mask), for the
     mark fields with a spot at or above TINT_RING_FRAC, or whose inside is TINT_INSIDE_FRAC wide-dark with
-    TINT_EDGE_RING_FRAC of its ring (a band's edge through the spot)."""
+    TINT_EDGE_RING_FRAC of its ring (a band's edge through the spot), or TINT_LABEL_INSIDE_FRAC with
+    TINT_LABEL_RING_FRAC of its whole ring (a band coming from the label's side)."""
     keys, field_of, frac = ring_fractions(wide, layout)
     if not len(keys):
         return {}
     inside = inside_fractions(wide, layout)
-    hit = (frac >= TINT_RING_FRAC) | ((inside >= TINT_INSIDE_FRAC) & (frac >= TINT_EDGE_RING_FRAC))
+    whole = ring_fractions(wide, layout, whole=True)[2]
+    hit = ((frac >= TINT_RING_FRAC) | ((inside >= TINT_INSIDE_FRAC) & (frac >= TINT_EDGE_RING_FRAC))
+           | ((inside >= TINT_LABEL_INSIDE_FRAC) & (whole >= TINT_LABEL_RING_FRAC)))
     worst = np.zeros(len(keys))
     np.maximum.at(worst, field_of, np.where(hit, np.maximum(frac, 1e-3), 0.0))
     return {k: round(float(v), 2) for k, v in zip(keys, worst) if v > 0}
