@@ -85,6 +85,12 @@ def _patch(shape: tuple[float, float, float, float, bool], reach: float, H: int,
             slice(max(0, int((x0 - reach) * K)), min(W, int(np.ceil((x1 + reach) * K)) + 1)))
 
 
+def _writing_zones(layout: PageLayout) -> list[Rect]:
+    """Where people write or numbers are printed on the page: every text, digits and printed field's ink zone."""
+    return [f.ink_zone() for e in layout.entries for f in tuple(e.fields) + tuple(e.printed)
+            if f.type in ("text", "digits", "printed")]
+
+
 @lru_cache(maxsize=8)
 def _rings(form: FormDef, layout: PageLayout) -> _Rings:
     """Every spot's free ring (cached per layout: about 2 MB of indices and 0.3 MB of paper mask for a régie
@@ -93,12 +99,9 @@ def _rings(form: FormDef, layout: PageLayout) -> _Rings:
     free = paper.copy()
     H, W = free.shape
     grow = FOREIGN_WRITE_PAD_MM
-    for e in layout.entries:
-        for f in tuple(e.fields) + tuple(e.printed):
-            if f.type in ("text", "digits", "printed"):
-                z: Rect = f.ink_zone()
-                free[max(0, int((z.y - grow) * K)):int(np.ceil((z.y + z.h + grow) * K)) + 1,
-                     max(0, int((z.x - grow) * K)):int(np.ceil((z.x + z.w + grow) * K)) + 1] = False
+    for z in _writing_zones(layout):
+        free[max(0, int((z.y - grow) * K)):int(np.ceil((z.y + z.h + grow) * K)) + 1,
+             max(0, int((z.x - grow) * K)):int(np.ceil((z.x + z.w + grow) * K)) + 1] = False
     shapes = mk.mark_plan(layout).outlines
     near, far = FOREIGN_RING_MM
     for s in shapes:  # no mark's own reach is anyone's free ring
@@ -172,11 +175,7 @@ def _edges(form: FormDef, layout: PageLayout) -> tuple[tuple[int, slice, slice, 
     paper = ~print_mask(form, layout)
     H, W = paper.shape
     plan = mk.mark_plan(layout)
-    zones = []
-    for e in layout.entries:
-        for f in tuple(e.fields) + tuple(e.printed):
-            if f.type in ("text", "digits", "printed"):
-                zones.append(f.ink_zone())
+    zones = _writing_zones(layout)
     near, far = TOUCH_RING_MM
     grow = FOREIGN_WRITE_PAD_MM
     out = []
@@ -194,7 +193,7 @@ def _edges(form: FormDef, layout: PageLayout) -> tuple[tuple[int, slice, slice, 
             zy = (yy / K >= z.y - grow) & (yy / K <= z.y + z.h + grow)
             zx = (xx / K >= z.x - grow) & (xx / K <= z.x + z.w + grow)
             sel &= ~(zy & zx)
-            if 0 <= s[0] - (z.x + z.w) <= TOUCH_RUN_ON_MM and z.y < s[1] + s[3] and s[1] < z.y + z.h:
+            if mk.ends_left_of(z, Rect(*s[:4]), TOUCH_RUN_ON_MM):
                 sel &= ~(zy & (xx / K < s[0]))  # writing ends there, run on from its box: not a mark of this one
         out.append((i, ys, xs, sel))
     return tuple(out)

@@ -515,6 +515,12 @@ def zone_slices(r: Rect, inset: float = ZONE_INSET_MM) -> tuple[slice, slice]:
             slice(int(round((r.x + inset) * K)), int(round((r.x + r.w - inset) * K))))
 
 
+def ends_left_of(z: Rect, b: Rect, within: float) -> bool:
+    """Whether zone `z` ends at most `within` mm left of box `b`, beside it (their rows overlap): writing run on
+    past `z` comes into `b` (read._run_on_into, foreign.touching)."""
+    return 0 <= b.x - (z.x + z.w) <= within and z.y < b.y + b.h and b.y < z.y + z.h
+
+
 OPEN_2X2 = np.ones((2, 2), np.uint8)  # drops isolated specks (a pixel or a line of pixels)
 
 

@@ -539,10 +539,16 @@ def _spill_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
     assert f.box is not None
     b, (near, far), m = f.box, SPILL_GAP_MM, ZONE_INSET_MM  # ink_area_mm2 insets its zones by ZONE_INSET_MM
     across, width = far - near + 2 * m, b.w + 2 * m
-    gaps = (Rect(b.x - far - m, b.y - m, across, b.h + 2 * m),  # left
+    gaps = (_left_gap(b),
             Rect(b.x - m, b.y - far - m, width, across),         # above
             Rect(b.x - m, b.y + b.h + near - m, width, across))  # below
     return max(mk.ink_area_mm2(dark, [g]) for g in gaps)
+
+
+def _left_gap(b: Rect) -> Rect:
+    """The gap SPILL_GAP_MM left of box `b`, as a zone for marks.ink_area_mm2 (which insets by ZONE_INSET_MM)."""
+    (near, far), m = SPILL_GAP_MM, ZONE_INSET_MM
+    return Rect(b.x - far - m, b.y - m, far - near + 2 * m, b.h + 2 * m)
 
 
 def _run_on_into(dark: mk.Darkness, layout: PageLayout, key: tuple[int, int]) -> bool:
@@ -551,11 +557,9 @@ def _run_on_into(dark: mk.Darkness, layout: PageLayout, key: tuple[int, int]) ->
     first box of a cheque number is read as the cheque number 6: scan bench, writing run on, seed 9)."""
     entry = next(e for e in layout.entries if e.row == key[0])
     b = entry.fields[key[1]].boxes[0]
-    if not any(g.type == "text" and 0 <= b.x - (g.ink_zone().x + g.ink_zone().w) <= RUN_ON_SOURCE_MM
-               and g.ink_zone().y < b.y + b.h and b.y < g.ink_zone().y + g.ink_zone().h for g in entry.fields):
+    if not any(g.type == "text" and mk.ends_left_of(g.ink_zone(), b, RUN_ON_SOURCE_MM) for g in entry.fields):
         return False
-    (near, far), m = SPILL_GAP_MM, ZONE_INSET_MM  # ink_area_mm2 insets its zones by ZONE_INSET_MM
-    return mk.ink_area_mm2(dark, [Rect(b.x - far - m, b.y - m, far - near + 2 * m, b.h + 2 * m)]) >= SPILL_MIN_MM2
+    return mk.ink_area_mm2(dark, [_left_gap(b)]) >= SPILL_MIN_MM2
 
 
 def _to_review(fr: FieldResult, why: str) -> None:

@@ -125,7 +125,8 @@ def _insides(layout: PageLayout) -> tuple[np.ndarray, np.ndarray]:
             sel = np.hypot((xx + x0 + 0.5) / S - a, (yy + y0 + 0.5) / S - b) <= c - m
             parts.append(np.c_[yy[sel] + y0, xx[sel] + x0])
         else:
-            yy, xx = np.mgrid[int(np.ceil((b + m) * S)):int((b + d - m) * S), int(np.ceil((a + m) * S)):int((a + c - m) * S)]
+            yy, xx = np.mgrid[int(np.ceil((b + m) * S)):int((b + d - m) * S),
+                              int(np.ceil((a + m) * S)):int((a + c - m) * S)]
             parts.append(np.c_[yy.ravel(), xx.ravel()])
     if not parts:
         return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
@@ -137,8 +138,11 @@ def inside_fractions(wide: np.ndarray, layout: PageLayout) -> np.ndarray:
     bubble or a box covers part of it while its ring, the label's side left out, stays mostly clear."""
     spot_of, yx = _insides(layout)
     n_spots = len(mark_plan(layout).spots)
-    if not len(spot_of):
-        return np.zeros(n_spots)
+    return _shares(wide, spot_of, yx, n_spots) if len(spot_of) else np.zeros(n_spots)
+
+
+def _shares(wide: np.ndarray, spot_of: np.ndarray, yx: np.ndarray, n_spots: int) -> np.ndarray:
+    """(n_spots,) the share of each spot's pixels (`yx` at S px/mm, `spot_of` naming their spot) on `wide`."""
     y = np.clip(yx[:, 0], 0, wide.shape[0] - 1)
     x = np.clip(yx[:, 1], 0, wide.shape[1] - 1)
     n = np.bincount(spot_of, minlength=n_spots)
@@ -146,18 +150,14 @@ def inside_fractions(wide: np.ndarray, layout: PageLayout) -> np.ndarray:
     return on / np.maximum(n, 1)
 
 
-def ring_fractions(wide: np.ndarray, layout: PageLayout, whole: bool = False) -> tuple[tuple[tuple[int, int], ...], np.ndarray,
-                                                                 np.ndarray]:
-    """(field keys, field of each spot, share of each spot's ring on `wide`, wide_dark's mask); `whole`: the whole
+def ring_fractions(wide: np.ndarray, layout: PageLayout,
+                   whole: bool = False) -> tuple[tuple[tuple[int, int], ...], np.ndarray, np.ndarray]:
+    """(field keys, field of each spot, share of each spot's ring on `wide` (wide_dark's mask)); `whole`: the whole
     ring, the label's side included."""
     rg = _rings(layout, _WHOLE if whole else _LABEL_SIDE)
     if not len(rg.field_of):
         return rg.keys, rg.field_of, np.zeros(0)
-    y = np.clip(rg.yx[:, 0], 0, wide.shape[0] - 1)
-    x = np.clip(rg.yx[:, 1], 0, wide.shape[1] - 1)
-    n = np.bincount(rg.spot_of, minlength=len(rg.field_of))
-    on = np.bincount(rg.spot_of, weights=wide[y, x].astype(np.float64), minlength=len(rg.field_of))
-    return rg.keys, rg.field_of, on / np.maximum(n, 1)
+    return rg.keys, rg.field_of, _shares(wide, rg.spot_of, rg.yx, len(rg.field_of))
 
 
 def tinted_fields(wide: np.ndarray, layout: PageLayout) -> dict[tuple[int, int], float]:
