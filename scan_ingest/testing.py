@@ -87,6 +87,17 @@ def tick_box(img: np.ndarray, page: dict[str, Any], row: int, name: str, dpi: fl
     cv2.line(img, (x1 - 2, y0 + 2), (x0 + 2, y1 - 2), ink, t)
 
 
+def write_across(img: np.ndarray, text: str, x0_mm: float, x1_mm: float, baseline_mm: float, dpi: float = 200,
+                 ink: int = 30) -> None:
+    """`text` in a handwriting-like font, scaled to run from x0_mm to x1_mm on baseline_mm (writing that runs on
+    past its box when x1_mm lies beyond it)."""
+    mm = dpi / 25.4
+    x0, x1 = x0_mm * mm, x1_mm * mm
+    (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 2)
+    cv2.putText(img, text, (int(x0), int(baseline_mm * mm)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, (x1 - x0) / tw, ink,
+                max(1, int(0.4 * mm)), cv2.LINE_AA)
+
+
 def scribble(img: np.ndarray, page: dict[str, Any], row: int, name: str, dpi: float = 200, ink: int = 30,
              text: str = "Dupont") -> None:
     """Handwriting-like ink in a text field (or every digit box of a digits field)."""

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-import cv2
-
 from scan_ingest import testing as T
 from scan_ingest.read import RUN_ON_FIELD, SPILL_FIELD
 
@@ -17,12 +15,8 @@ DPI = 200
 def _initials(img, page: dict, row: int, text: str, end_past_mm: float) -> None:
     """`text` written large in the row's « Initiales agent » box, begun inside it and ending `end_past_mm` mm past
     its right edge (the checkbox starts 3.4 mm further)."""
-    mm = DPI / 25.4
     v = T.field_of(page, row, "visa")["box"]
-    x0, x1 = (v["x"] + v["w"] - 12) * mm, (v["x"] + v["w"] + end_past_mm) * mm
-    (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 2)
-    cv2.putText(img, text, (int(x0), int((v["y"] + v["h"] - 1.5) * mm)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
-                (x1 - x0) / tw, 30, max(1, int(0.4 * mm)), cv2.LINE_AA)
+    T.write_across(img, text, v["x"] + v["w"] - 12, v["x"] + v["w"] + end_past_mm, v["y"] + v["h"] - 1.5, DPI)
 
 
 def _run_on_page(kit, tmp_path) -> dict:
@@ -79,15 +73,11 @@ def test_a_period_run_on_into_the_cheque_number_goes_to_review(first_versions_ki
     reason."""
     from scan_ingest.pipeline import ingest
 
-    mm = DPI / 25.4
     page = T.find_page(first_versions_kit.out_dir, "paiement")
     img = T.render(first_versions_kit.pdf_path, page["pdf_page"], DPI)
     for row, end in ((1, 6.0), (2, -6.0)):  # mm past the period box's right edge: into the first cheque box, or not
         p, c = T.field_of(page, row, "periode")["box"], T.field_of(page, row, "cheque")["boxes"][0]
-        x0, x1 = (p["x"] + 8) * mm, (p["x"] + p["w"] + end) * mm
-        (tw, _), _ = cv2.getTextSize("oct. 2026", cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 2)
-        cv2.putText(img, "oct. 2026", (int(x0), int((c["y"] + c["h"] - 1.2) * mm)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
-                    (x1 - x0) / tw, 30, max(1, int(0.4 * mm)), cv2.LINE_AA)
+        T.write_across(img, "oct. 2026", p["x"] + 8, p["x"] + p["w"] + end, c["y"] + c["h"] - 1.2, DPI)
     T.scribble(img, page, 2, "cheque", dpi=DPI)
     path = T.save_image(img, tmp_path / "periode.png", DPI)
     ingest([str(path)], tmp_path / "p.db", workers=1)

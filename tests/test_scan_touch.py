@@ -56,10 +56,7 @@ def test_initials_that_stop_at_the_box_leave_it_alone(first_versions_kit, tmp_pa
     img = T.render(first_versions_kit.pdf_path, page["pdf_page"], DPI)
     for row in (1, 2):
         v, b = T.field_of(page, row, "visa")["box"], T.field_of(page, row, "annulee")["box"]
-        x0, x1 = (v["x"] + v["w"] - 14) * MM, (b["x"] - 0.2) * MM
-        (tw, _), _ = cv2.getTextSize("MLR", cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 2)
-        cv2.putText(img, "MLR", (int(x0), int((v["y"] + v["h"] - 1.5) * MM)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
-                    (x1 - x0) / tw, 30, max(1, int(0.4 * MM)), cv2.LINE_AA)
+        T.write_across(img, "MLR", v["x"] + v["w"] - 14, b["x"] - 0.2, v["y"] + v["h"] - 1.5, DPI)
     path = T.save_image(img, tmp_path / "initiales.png", DPI)
     ingest([str(path)], tmp_path / "p.db", workers=1)
     got = T.field_by_row(tmp_path / "p.db", "annulee")
