@@ -199,11 +199,26 @@ def align(gray: np.ndarray, layout: PageLayout, qrs: list[FoundQR], payload: str
     return Alignment(H, method, residual, _orientation(H), markers, ppm)
 
 
-def warp(gray: np.ndarray, al: Alignment, size_mm: tuple[float, float]) -> np.ndarray:
-    """The page in its mm frame: pixel (u, v) of the result is the point (u, v) / ALIGN_PX_PER_MM mm."""
+def warp(gray: np.ndarray, al: Alignment, size_mm: tuple[float, float], shift_mm: np.ndarray | None = None,
+         grid: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """The page in its mm frame: pixel (u, v) of the result is the point (u, v) / ALIGN_PX_PER_MM mm.
+    `shift_mm` (rows × cols × 2 at the nodes `grid`, x and y in mm: flatness.displacement, flatness.grid_mm): where
+    each point of a page that does not lie flat really is, relative to that point — the page is then read there, in
+    one resampling."""
     k = ALIGN_PX_PER_MM
     S = np.diag([1.0 / k, 1.0 / k, 1.0])
     M = al.H @ S  # aligned px → image px
     W, H = int(round(size_mm[0] * k)), int(round(size_mm[1] * k))
-    return cv2.warpPerspective(gray, M, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    if shift_mm is None:
+        return cv2.warpPerspective(gray, M, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    assert grid is not None
+    # where each node is read on the image, then spread to every pixel by an integer upscaling (the nodes sit where
+    # cv2.resize puts its samples: flatness.grid_mm); a homography is smooth enough to be linear between nodes
+    gx, gy = np.meshgrid(grid[0], grid[1])
+    pts = np.stack([(gx + shift_mm[..., 0]) * k, (gy + shift_mm[..., 1]) * k, np.ones_like(gx)], axis=-1) @ M.T
+    src = (pts[..., :2] / pts[..., 2:]).astype(np.float32)
+    step = int(round((grid[0][1] - grid[0][0]) * k))
+    big = cv2.resize(src, (src.shape[1] * step, src.shape[0] * step), interpolation=cv2.INTER_LINEAR)[:H, :W]
+    return cv2.remap(gray, np.ascontiguousarray(big[..., 0]), np.ascontiguousarray(big[..., 1]), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=255)

@@ -33,7 +33,7 @@ from scan_ingest.sources import (
 )
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BEND_REVIEW_MM, BINARISED_PAGE_SHARE, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM,
-    COPY_EDGE_MM2, COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN,
+    COPY_EDGE_MM2, COPY_LINE_BAND_MM, FLATTEN_REFINE, COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, HALO_INK_MIN,
     NOISE_MEDIAN_PX, RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2,
     TOUCH_REVIEW_MM2, ZONE_INSET_MM,
 )
@@ -166,11 +166,11 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     res.form, res.form_version, res.kit_id, res.serial = pid.form, pid.form_version, pid.kit_id, pid.serial
     res.page_key = pid.page_key
     res.orientation, res.residual_mm, res.align_method = al.orientation, round(al.residual_mm, 3), al.method
-    aligned = warp(gray, al, ident.layout.size_mm)
-    punched = holes.find(aligned, ident.layout)  # a binder's holes, the scanner's background: paper not there
-    holes.paint(aligned, punched)
+    aligned, punched, flat = _aligned(gray, al, ident.layout, bilevel)
+    if flat.flattened_from:
+        res.align_method = f"{al.method}+flattened"
     dark = mk.darkness(aligned)  # once per page: marks, writing zones and the copie trace all measure on it
-    doubts = page_doubts(aligned, dark, ident.form, ident.layout, al, bilevel, punched)
+    doubts = page_doubts(aligned, dark, ident.form, ident.layout, al, bilevel, punched, flat)
     res.bend_mm = doubts.bend_mm
     res.entries = read_fields(aligned, dark, ident.layout, ctx, sha, pid.kit_id, pid.serial, doubts, bilevel)
     # what an empty « copie n° » box may still hold: measured only when the box reads empty (_copy_number)
@@ -478,10 +478,41 @@ FADED_PAGE = "reflet ou zone trop claire sur l'image"
 NOISY_FIELD = "image sombre ou granuleuse"
 TINTED_FIELD = "case surlignée ou tachée"
 SPILL_FIELD = "trait venu d'à côté de la case (écriture qui déborde, tampon)"
+UNCHECKED_FIELD = "feuille pliée, redressée : case pas retrouvée à sa place, à vérifier"
 HOLE_FIELD = "trou de perforation sur la case : à lire sur la feuille"
 RUN_ON_FIELD = "écriture venue de la case de gauche : chiffres à vérifier"
 TOUCH_FIELD = "une marque touche le bord de la case sans la remplir : cochée ou non ?"
 FOREIGN_FIELD = "un trait venu d'ailleurs passe sur la case (tampon, écriture qui déborde ?)"
+
+
+def _aligned(gray: np.ndarray, al: Alignment, layout: PageLayout, bilevel: bool = False
+             ) -> tuple[np.ndarray, list[holes.Hole], flatness.Flatness]:
+    """The page warped to its layout, a binder's holes painted as paper (holes.py: a hole's rim must not look like
+    a bent frame), and how flat it is (flatness.py). A page that does not lie flat is warped again, each point
+    read where its printed frames were found (flatness.displacement), and measured again: what is still not
+    where it should be after that goes to review (page_doubts). Not a bilevel page (a fax): its grey print is
+    dithered into dots, which the lines the flattening looks for (flatness._Lines) do not survive (fax pages
+    stretched by their feed came out 1.3–2.6 mm off instead of 1.0–1.2: they stay in review)."""
+    aligned = warp(gray, al, layout.size_mm)
+    punched = holes.find(aligned, layout)  # a binder's holes, the scanner's background: paper not there
+    holes.paint(aligned, punched)
+    flat = flatness.measure(aligned, layout)
+    if bilevel or al.residual_mm > RESIDUAL_REVIEW_MM or flat.bend_mm <= BEND_REVIEW_MM:
+        return aligned, punched, flat
+    shift = flatness.displacement(flatness.axis_shifts(aligned, layout), layout.size_mm)
+    if shift is None:
+        return aligned, punched, flat
+    grid = flatness.grid_mm(layout.size_mm)
+    for _ in range(FLATTEN_REFINE):  # measured again on the flattened page: what is left, added
+        more = flatness.displacement(flatness.axis_shifts(warp(gray, al, layout.size_mm, shift, grid), layout),
+                                     layout.size_mm)
+        if more is None:
+            break
+        shift = shift + more
+    aligned = warp(gray, al, layout.size_mm, shift, grid)
+    punched = holes.find(aligned, layout)
+    holes.paint(aligned, punched)
+    return aligned, punched, flatness.after_flattening(aligned, layout, flat.bend_mm)
 
 
 @dataclass(frozen=True)
@@ -498,17 +529,19 @@ class PageDoubts:
     holes: dict[tuple[int, int], float] = field(default_factory=dict)  # fields partly under a binder's hole
     touching: dict[tuple[int, int], float] = field(default_factory=dict)  # checkboxes with ink on or just past
                                                                          # their edge (mm², foreign.touching)
+    unchecked: frozenset[tuple[int, int]] = frozenset()  # a flattened page's mark fields not found in place
 
 
 def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: PageLayout, al: Alignment,
-                bilevel: bool, punched: list[holes.Hole] | None = None) -> PageDoubts:
+                bilevel: bool, punched: list[holes.Hole] | None = None,
+                flat: flatness.Flatness | None = None) -> PageDoubts:
     """A page aligned badly or not lying flat (flatness.py) sends all its values to review; a field whose printed
     frame was found away from its place, or fainter than the page's print (a reflection, fade.py), that field; a
     mark field where the image's grain is coarse (a dark photo, noise.py) is read without trusting thin ink; one
     whose bubble or box sits on a wide tint (a fluorescent marker, a stain: tint.py) goes to review, and so does one
     whose marked bubble or box has ink that is not print around it (a rubber stamp, writing run on: foreign.py); a
     field partly under a binder's hole (`punched`, painted as paper: holes.py) goes to review whatever it reads."""
-    flat = flatness.measure(aligned, layout)
+    flat = flat or flatness.measure(aligned, layout)
     page = None
     if al.residual_mm > RESIDUAL_REVIEW_MM:
         page = f"page mal calée ({al.residual_mm:.2f} mm)"
@@ -523,7 +556,8 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: P
     edges = {} if wide is None else {k: v for k, v in foreign.touching(dark, form, layout, wide).items()
                                      if v >= TOUCH_REVIEW_MM2}
     under_hole = holes.covered_fields(punched or [], layout)
-    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays, under_hole, edges)
+    return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays, under_hole, edges,
+                      flat.unchecked)
 
 
 def _read_any(fr: FieldResult, values: dict[str, float]) -> bool:
@@ -586,6 +620,8 @@ def _apply_doubts(entries: list[EntryResult], doubts: PageDoubts) -> None:
                 if fr.status == "auto":
                     fr.status = "review"
                     fr.reason = doubts.page or f"case décalée de {off:.1f} mm (feuille pas à plat ?)"
+            elif (en.row, fi) in doubts.unchecked and en.has_ink:
+                _to_review(fr, UNCHECKED_FIELD)
             elif (en.row, fi) in doubts.faded:
                 _to_review(fr, FADED_FIELD)
             if (en.row, fi) in doubts.holes:

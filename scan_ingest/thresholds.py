@@ -46,6 +46,8 @@ FLAT_SEARCH_MM = 4.0
 FLAT_MIN_NCC = 0.3
 FLAT_AMBIGUITY = 0.1
 BEND_REVIEW_MM = 0.45
+FLATTEN_MIN_SAMPLES = 6
+FLATTEN_REFINE = 1
 FIELD_OFF_MM = 0.45
 # A reflection on a photo (fade.py): each field's printed frame, in pieces (a box, a bubble, FADE_PIECE_MM of a
 # writing box), is measured as the median along its lines (every FADE_STEP_MM) of the darkest pixel within

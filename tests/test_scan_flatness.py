@@ -1,18 +1,27 @@
 """A sheet that does not lie flat (folded to be carried, curling up) keeps its corner markers where a flat page
-would put them while its middle moves: the page-level alignment cannot see it. Its values go to review instead
-of being read off their boxes. Real rendered kit pages, the real simulator and pipeline, a real SQLite file."""
+would put them while its middle moves: the page-level alignment cannot see it. Such a page is flattened, each
+point read where its printed frames were found, and measured again; what is still not in place goes to review
+instead of being read off its boxes. Real rendered kit pages, the real simulator and pipeline, a real SQLite
+file."""
 
 from __future__ import annotations
 
 import sqlite3
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from scan_ingest import flatness
+from scan_ingest import read as R
 from scan_ingest import testing as T
-from scan_ingest.thresholds import ALIGN_PX_PER_MM, BEND_REVIEW_MM
+from scan_ingest.align import Alignment, warp
+from scan_ingest.thresholds import ALIGN_PX_PER_MM, BEND_REVIEW_MM, FIELD_OFF_MM
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import bench_scan  # noqa: E402
 
 K = ALIGN_PX_PER_MM
 
@@ -22,16 +31,29 @@ def paiement(small_kit):
     return T.aligned_render(small_kit, "paiement")
 
 
-def _fold(page: np.ndarray, ridge_mm: float, shift_mm: float) -> np.ndarray:
+def _fold(page: np.ndarray, ridge_mm: float, shift_mm: float, step: bool = False) -> np.ndarray:
     """The printed content pulled sideways along a ridge across the page at `ridge_mm` from the top, by up to
-    `shift_mm`, nothing at the page's edges (where the corner markers are)."""
+    `shift_mm`, nothing at the page's edges (where the corner markers are); `step`: the part below the ridge
+    pulled by `shift_mm` all at once (a sheet torn and taped back, a sharp crease), which no smooth bend explains."""
     h, w = page.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ridge = ridge_mm * K
     prof = np.where(yy < ridge, np.sin(0.5 * np.pi * yy / ridge), np.sin(0.5 * np.pi * (h - yy) / (h - ridge)))
+    if step:
+        prof = (yy >= ridge).astype(np.float32)
     prof *= np.sin(np.pi * xx / w) ** 0.5
     return cv2.remap(page, (xx - shift_mm * K * prof).astype(np.float32), yy, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+def _flattened(page: np.ndarray, layout) -> tuple[np.ndarray, flatness.Flatness]:
+    """read._aligned on a page already in its mm frame (the alignment: the identity at ALIGN_PX_PER_MM)."""
+    aligned, _, flat = R._aligned(page, _identity(), layout)
+    return aligned, flat
+
+
+def _identity() -> Alignment:
+    return Alignment(np.diag([K, K, 1.0]), "homography-4", 0.0, 0, {}, K)
 
 
 def test_a_flat_page_and_a_small_offset_are_flat(paiement):
@@ -57,7 +79,59 @@ def test_a_fold_is_seen_where_it_is(paiement):
     assert 1.2 < most < 2.3
 
 
-def test_bent_phone_photos_send_their_values_to_review(small_kit, tmp_path):
+def test_a_fold_is_flattened(paiement):
+    """The fold above, 2 mm: measured, undone, and every frame found in place again."""
+    layout, page = paiement
+    folded = _fold(page, layout.size_mm[1] / 2, 2.0)
+    assert flatness.measure(folded, layout).bend_mm > BEND_REVIEW_MM
+    aligned, flat = _flattened(folded, layout)
+    assert flat.flattened_from > BEND_REVIEW_MM
+    assert flat.bend_mm < 0.25 and flat.off == {} and flat.unchecked == frozenset()
+    # the flattened page is the page: its frames where the flat page has them
+    for s in flatness.axis_shifts(aligned, layout):
+        assert (not s.x_ok or abs(s.dx) < FIELD_OFF_MM) and (not s.y_ok or abs(s.dy) < FIELD_OFF_MM)
+    # a flat page is left as it is (read exactly as before flattening existed)
+    same, flat0 = _flattened(page, layout)
+    assert flat0.flattened_from == 0.0 and np.array_equal(same, warp(page, _identity(), layout.size_mm))
+
+
+def test_what_flattening_cannot_explain_still_goes_to_review(paiement):
+    """A step (the lower half moved 2 mm at once) is no smooth bend: flattened as well as it can be, the page is
+    measured again, and what is still off sends the page (or its fields) to review."""
+    layout, page = paiement
+    _, flat = _flattened(_fold(page, layout.size_mm[1] / 2, 2.0, step=True), layout)
+    assert flat.flattened_from > BEND_REVIEW_MM
+    assert flat.bend_mm > BEND_REVIEW_MM or len(flat.off) >= 3
+
+
+def test_bent_phone_photos_are_flattened_and_read(small_kit, tmp_path):
+    """Sheets photographed bent (papier.simulate profile phone_photo_bent, folds of 1.2–3 mm): flattened, their
+    values are read as on flat photos, with no silent error; the mark fields mostly accepted."""
+    from papier.simulate import simulate_batch
+    from scan_ingest.pipeline import ingest
+
+    db = tmp_path / "p.db"
+    bench_scan.scan_manifest(small_kit.out_dir, db)
+    truth = simulate_batch(small_kit.out_dir, tmp_path / "bent", profile="phone_photo_bent", n_pages=6, seed=21,
+                           fmt="jpg")
+    ingest(sorted(str(p) for p in (tmp_path / "bent").glob("*.jpg")), db_path=db, workers=1)
+    got = bench_scan.compare(db, truth)
+    s = got["stats"]
+    assert s["silent"] == 0, got["errors"]
+    con = sqlite3.connect(db)
+    methods = [m for (m,) in con.execute("select align_method from pages where status = 'identified' "
+                                         "and page_key is not null and align_method is not null")]
+    marks = con.execute("select count(*), sum(status = 'auto') from fields where has_ink = 1 "
+                        "and type in ('choice', 'multi', 'checkbox')").fetchone()
+    con.close()
+    assert sum(m.endswith("+flattened") for m in methods) >= 5
+    assert marks[0] > 20 and marks[1] >= 0.8 * marks[0]
+
+
+def test_bent_phone_photos_send_their_values_to_review(small_kit, tmp_path, monkeypatch):
+    """Without flattening (a page whose frames cannot tell how it is bent is left so), a bent page is not read
+    off its boxes: every bent one says why it is not read, and none of its values is accepted."""
+    monkeypatch.setattr(flatness, "displacement", lambda shifts, size_mm: None)
     """The same sheets photographed flat and bent (papier.simulate profile phone_photo_bent): the flat ones are
     read as usual; every bent one says why it is not read, and none of its values is accepted."""
     from papier.simulate import simulate_batch
