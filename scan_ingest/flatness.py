@@ -183,20 +183,28 @@ def _small_dark(aligned: np.ndarray) -> np.ndarray:
     return 255.0 - small.astype(np.float32)
 
 
+def _search(img: np.ndarray, x: int, y: int, tmpl: np.ndarray) -> np.ndarray | None:
+    """Normalised cross-correlation of `tmpl`, whose place is (x, y) px on `img`, over ±FLAT_SEARCH_MM around it
+    (offset (S, S) of the result is the place itself); None when that window leaves the image."""
+    S = int(round(FLAT_SEARCH_MM * FLAT_PX_PER_MM))
+    h, w = tmpl.shape
+    x0, y0 = x - S, y - S
+    if x0 < 0 or y0 < 0 or y0 + h + 2 * S > img.shape[0] or x0 + w + 2 * S > img.shape[1]:
+        return None
+    return cv2.matchTemplate(img[y0:y0 + h + 2 * S, x0:x0 + w + 2 * S], tmpl, cv2.TM_CCOEFF_NORMED)
+
+
 def frame_shifts(aligned: np.ndarray, layout: PageLayout) -> list[FrameShift]:
     """Where each field's printed frame is found, within ±FLAT_SEARCH_MM of its place on the aligned page."""
     sc = FLAT_PX_PER_MM
     dark = _small_dark(aligned)
     S = int(round(FLAT_SEARCH_MM * sc))
     rr = int(round(_PEAK_MM * sc))
-    H, W = dark.shape
     out = []
     for fr in _frames(layout):
-        h, w = fr.tmpl.shape
-        x0, y0 = fr.x - S, fr.y - S
-        if x0 < 0 or y0 < 0 or y0 + h + 2 * S > H or x0 + w + 2 * S > W:
+        res = _search(dark, fr.x, fr.y, fr.tmpl)
+        if res is None:
             continue
-        res = cv2.matchTemplate(dark[y0:y0 + h + 2 * S, x0:x0 + w + 2 * S], fr.tmpl, cv2.TM_CCOEFF_NORMED)
         _, best, _, (bx, by) = cv2.minMaxLoc(res)
         sx, sy = bx + _vertex(res[by, bx - 1:bx + 2]), by + _vertex(res[by - 1:by + 2, bx])
         res[max(0, by - rr):by + rr + 1, max(0, bx - rr):bx + rr + 1] = -1.0
@@ -293,15 +301,12 @@ def axis_shifts(aligned: np.ndarray, layout: PageLayout) -> list[AxisShift]:
     dark = _small_dark(aligned)
     lines = _Lines(dark)
     S, rr = int(round(FLAT_SEARCH_MM * sc)), int(round(_PEAK_MM * sc))
-    H, W = dark.shape
     out = []
     for pc in _pieces(layout):
-        h, w = pc.tmpl.shape
-        x0, y0 = pc.x - S, pc.y - S
-        if x0 < 0 or y0 < 0 or y0 + h + 2 * S > H or x0 + w + 2 * S > W:
-            continue
         src = dark if pc.axis == 2 else lines.get(vertical=pc.axis == 0, length_mm=pc.run_mm)
-        res = cv2.matchTemplate(src[y0:y0 + h + 2 * S, x0:x0 + w + 2 * S], pc.tmpl, cv2.TM_CCOEFF_NORMED)
+        res = _search(src, pc.x, pc.y, pc.tmpl)
+        if res is None:
+            continue
         x, x_ok = _peak(res, 0, rr) if pc.axis != 1 else (S, False)
         y, y_ok = _peak(res, 1, rr) if pc.axis != 0 else (S, False)
         out.append(AxisShift(pc.key, pc.centre, (x - S) / sc, (y - S) / sc, x_ok, y_ok))
