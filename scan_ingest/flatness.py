@@ -32,7 +32,7 @@ _PAD_MM = 1.0        # paper around a frame in its template (the frame's outside
 _NEAR_MM = 60.0      # a frame's neighbours, centre to centre
 _AGREE_MM = 1.5      # how far a frame's displacement may be from its neighbours' median and still count
 _PEAK_MM = 1.5       # around the best match, what counts as the same match when looking for a second one
-GRID_MM = 4.0        # the displacement field's grid
+_GRID_MM = 4.0       # the displacement field's grid
 _SMOOTH_MM = 12.0    # its Gaussian neighbourhood, at least
 _SMOOTH_K = 5        # ... or out to the 5th nearest sample where they are sparse
 _X_WHOLE_MM = 40.0   # a frame up to this wide tells its column whole; a wider writing box, by its ends:
@@ -216,7 +216,6 @@ def frame_shifts(aligned: np.ndarray, layout: PageLayout) -> list[FrameShift]:
 class Flatness:
     bend_mm: float                       # second largest distance of a frame from the page's common offset
     off: dict[tuple[int, int], float]    # (row, field index) → distance, for frames farther than FIELD_OFF_MM
-    frames: tuple[FrameShift, ...] = ()  # the frames measured (consistent with their neighbours)
     flattened_from: float = 0.0          # the bend measured before the page was flattened (0: it was not)
     unchecked: frozenset[tuple[int, int]] = frozenset()  # flattened page: mark fields not all found in place
 
@@ -226,25 +225,19 @@ def measure(aligned: np.ndarray, layout: PageLayout) -> Flatness:
     the second largest distance; 0 (nothing to tell) when fewer than two frames are left."""
     keep = consistent(frame_shifts(aligned, layout))
     if len(keep) < 2:
-        return Flatness(0.0, {}, tuple(keep))
+        return Flatness(0.0, {})
     dev = np.array([np.hypot(s.dx, s.dy) for s in keep])
     off = {s.key: round(float(v), 2) for s, v in zip(keep, dev) if v > FIELD_OFF_MM}
-    return Flatness(float(np.sort(dev)[-2]), off, tuple(keep))
+    return Flatness(float(np.sort(dev)[-2]), off)
 
 
 def consistent(shifts: list[FrameShift]) -> list[FrameShift]:
     """The reliable frames whose displacement agrees with their neighbours' (within _NEAR_MM) to _AGREE_MM — a fold
     moves neighbouring frames together, while handwritten initials over a small box can pull its match away
-    alone; a frame with no reliable neighbour is left out too. None when fewer than three frames are reliable."""
+    alone; a frame with no reliable neighbour is left out too. None left when fewer than three are reliable."""
     ok = [s for s in shifts if s.reliable]
-    if len(ok) < 3:
-        return []
-    c = np.array([s.centre for s in ok])
-    d = np.array([(s.dx, s.dy) for s in ok])
-    near = np.hypot(*(c[:, None, :] - c[None, :, :]).transpose(2, 0, 1)) < _NEAR_MM
-    np.fill_diagonal(near, False)
-    return [s for i, s in enumerate(ok)
-            if near[i].any() and np.hypot(*(d[i] - np.median(d[near[i]], axis=0))) <= _AGREE_MM]
+    keep = _agreeing(np.array([s.centre for s in ok]).reshape(-1, 2), np.array([(s.dx, s.dy) for s in ok]))
+    return [s for s, k in zip(ok, keep) if k]
 
 
 @dataclass(frozen=True)
@@ -314,13 +307,24 @@ def axis_shifts(aligned: np.ndarray, layout: PageLayout) -> list[AxisShift]:
 
 
 def _agreeing(centres: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Which samples agree with the median of their neighbours (within _NEAR_MM) to _AGREE_MM (a mask)."""
+    """Which samples (`values`: one row of displacements per sample, one or two axes) agree with the median of
+    their neighbours (within _NEAR_MM) to _AGREE_MM, a mask; none when fewer than three samples."""
     if len(values) < 3:
         return np.zeros(len(values), bool)
+    v = values.reshape(len(values), -1)
     near = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1)) < _NEAR_MM
     np.fill_diagonal(near, False)
-    return np.array([near[i].any() and abs(values[i] - np.median(values[near[i]])) <= _AGREE_MM
-                     for i in range(len(values))])
+    return np.array([near[i].any() and float(np.sqrt(np.sum((v[i] - np.median(v[near[i]], axis=0)) ** 2)))
+                     <= _AGREE_MM for i in range(len(v))])
+
+
+def _along(shifts: list[AxisShift], axis: int) -> tuple[list[AxisShift], np.ndarray, np.ndarray]:
+    """The shifts trusted along `axis` (0: x, 1: y) that agree with their neighbours, their centres and values."""
+    use = [s for s in shifts if (s.x_ok, s.y_ok)[axis]]
+    c = np.array([s.centre for s in use], np.float64).reshape(-1, 2)
+    v = np.array([(s.dx, s.dy)[axis] for s in use], np.float64)
+    keep = _agreeing(c, v)
+    return [s for s, k in zip(use, keep) if k], c[keep], v[keep]
 
 
 def displacement(shifts: list[AxisShift], size_mm: tuple[float, float]) -> np.ndarray | None:
@@ -329,24 +333,21 @@ def displacement(shifts: list[AxisShift], size_mm: tuple[float, float]) -> np.nd
     than FLATTEN_MIN_SAMPLES shifts agree with their neighbours along either axis."""
     grid = []
     for axis in (0, 1):
-        use = [s for s in shifts if (s.x_ok, s.y_ok)[axis]]
-        c = np.array([s.centre for s in use], np.float64).reshape(-1, 2)
-        v = np.array([(s.dx, s.dy)[axis] for s in use], np.float64)
-        keep = _agreeing(c, v)
-        if keep.sum() < FLATTEN_MIN_SAMPLES:
+        _, c, v = _along(shifts, axis)
+        if len(v) < FLATTEN_MIN_SAMPLES:
             return None
-        grid.append(_smooth(c[keep], v[keep], size_mm))
+        grid.append(_smooth(c, v, size_mm))
     return np.stack(grid, axis=2)
 
 
 def grid_mm(size_mm: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """The displacement grid's nodes (mm), x along columns and y along rows: every GRID_MM, placed where an integer
-    upscaling of the grid by GRID_MM * ALIGN_PX_PER_MM with bilinear interpolation (cv2.resize) puts its samples,
+    """The displacement grid's nodes (mm), x along columns and y along rows: every _GRID_MM, placed where an integer
+    upscaling of the grid by _GRID_MM * ALIGN_PX_PER_MM with bilinear interpolation (cv2.resize) puts its samples,
     so that align.warp can spread the grid to every pixel in one call."""
-    s = GRID_MM * ALIGN_PX_PER_MM
-    cols, rows = int(np.ceil(size_mm[0] / GRID_MM)), int(np.ceil(size_mm[1] / GRID_MM))
+    s = _GRID_MM * ALIGN_PX_PER_MM
+    cols, rows = int(np.ceil(size_mm[0] / _GRID_MM)), int(np.ceil(size_mm[1] / _GRID_MM))
     off = (s - 1) / 2 / ALIGN_PX_PER_MM
-    return np.arange(cols) * GRID_MM + off, np.arange(rows) * GRID_MM + off
+    return np.arange(cols) * _GRID_MM + off, np.arange(rows) * _GRID_MM + off
 
 
 def _smooth(c: np.ndarray, v: np.ndarray, size_mm: tuple[float, float]) -> np.ndarray:
@@ -387,13 +388,10 @@ def after_flattening(aligned: np.ndarray, layout: PageLayout, before: float) -> 
     shifts = axis_shifts(aligned, layout)
     seen: set[tuple[tuple[int, int], tuple[float, float], int]] = set()
     for axis in (0, 1):
-        use = [s for s in shifts if (s.x_ok, s.y_ok)[axis]]
-        c = np.array([s.centre for s in use], np.float64).reshape(-1, 2)
-        v = np.array([(s.dx, s.dy)[axis] for s in use], np.float64)
-        for s, d, ok in zip(use, np.abs(v), _agreeing(c, v)):
-            if ok:
-                dev[s.key] = max(dev.get(s.key, 0.0), float(d))
-                seen.add((s.key, s.centre, axis))
+        use, _, v = _along(shifts, axis)
+        for s, d in zip(use, np.abs(v)):
+            dev[s.key] = max(dev.get(s.key, 0.0), float(d))
+            seen.add((s.key, s.centre, axis))
     bend = max(flat.bend_mm, float(np.sort(list(dev.values()))[-2]) if len(dev) >= 2 else 0.0)
     off = dict(flat.off)
     for key, d in dev.items():
@@ -410,7 +408,7 @@ def after_flattening(aligned: np.ndarray, layout: PageLayout, before: float) -> 
     marks = _mark_fields(layout)
     unchecked = frozenset(pc.key for pc in _pieces(layout) if pc.key in marks
                           and not all(near(pc.centre, a) for a in ((0, 1) if pc.axis == 2 else (pc.axis,))))
-    return Flatness(bend, off, flat.frames, before, unchecked)
+    return Flatness(bend, off, before, unchecked)
 
 
 @lru_cache(maxsize=32)
