@@ -24,12 +24,13 @@ import cv2
 import numpy as np
 
 from papier.layout import PageLayout, Rect
-from scan_ingest.thresholds import (ALIGN_PX_PER_MM, FIELD_OFF_MM, FLAT_AMBIGUITY, FLAT_MIN_NCC, FLAT_PX_PER_MM,
-                                    FLAT_SEARCH_MM, FLATTEN_MIN_SAMPLES)
+from scan_ingest.thresholds import (ALIGN_PX_PER_MM, FIELD_OFF_MM, FLAT_AMBIGUITY, FLAT_IN_PLACE_MM, FLAT_MIN_NCC,
+                                    FLAT_PX_PER_MM, FLAT_SEARCH_MM, FLATTEN_MIN_SAMPLES)
 
 _LINE_PX = 2         # printed frame lines are about 0.25 mm wide: 2 px of the aligned page
 _PAD_MM = 1.0        # paper around a frame in its template (the frame's outside edge counts too)
 _NEAR_MM = 60.0      # a frame's neighbours, centre to centre
+_OTHER_K = 3         # the frames of other fields that confirm a frame's distance from its place (measure)
 _AGREE_MM = 1.5      # how far a frame's displacement may be from its neighbours' median and still count
 _PEAK_MM = 1.5       # around the best match, what counts as the same match when looking for a second one
 _GRID_MM = 4.0       # the displacement field's grid
@@ -222,13 +223,36 @@ class Flatness:
 
 def measure(aligned: np.ndarray, layout: PageLayout) -> Flatness:
     """How far from its place on the layout each reliable frame was found (`consistent`). The page's measure is
-    the second largest distance; 0 (nothing to tell) when fewer than two frames are left."""
+    the second largest distance as far as the paper around confirms it (`_confirmed`); 0 (nothing to tell) when
+    fewer than two frames are left. A field is off by its own frame's distance, confirmed or not."""
     keep = consistent(frame_shifts(aligned, layout))
     if len(keep) < 2:
         return Flatness(0.0, {})
     dev = np.array([np.hypot(s.dx, s.dy) for s in keep])
     off = {s.key: round(float(v), 2) for s, v in zip(keep, dev) if v > FIELD_OFF_MM}
-    return Flatness(float(np.sort(dev)[-2]), off)
+    return Flatness(float(np.sort(_confirmed(keep, dev))[-2]), off)
+
+
+def _confirmed(keep: list[FrameShift], dev: np.ndarray) -> np.ndarray:
+    """Each frame's distance from its place, unless the frames of *other* fields around it (its _OTHER_K nearest
+    within _NEAR_MM) sit in place (their median displacement within FLAT_IN_PLACE_MM): then only as far as they
+    moved. A bend moves the paper whatever is printed on it; a capture can misplace one kind of frame alone: a fax
+    samples the page at 100 dpi down it, so a thin grey box line between two sampled rows vanishes, and the same
+    line of every identical box down a column (the loan returns' « Initiales ») with it: the box's template then
+    fits 1.0-1.2 mm lower, on the row's rule (8 flat fax pages sent whole to review, bench_scan seed 5)."""
+    c = np.array([s.centre for s in keep], np.float64)
+    d = np.array([(s.dx, s.dy) for s in keep], np.float64)
+    field = np.array([s.key[1] for s in keep])
+    dist = np.hypot(*(c[:, None, :] - c[None, :, :]).transpose(2, 0, 1))
+    dist[field[:, None] == field[None, :]] = np.inf  # the same field of other rows, and the frame itself
+    out = dev.copy()
+    for i in range(len(keep)):
+        nn = np.argsort(dist[i])[:_OTHER_K]
+        nn = nn[dist[i, nn] < _NEAR_MM]
+        moved = float(np.hypot(*np.median(d[nn], axis=0))) if len(nn) else 0.0
+        if moved <= FLAT_IN_PLACE_MM:
+            out[i] = min(dev[i], moved)
+    return out
 
 
 def consistent(shifts: list[FrameShift]) -> list[FrameShift]:

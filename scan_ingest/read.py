@@ -491,8 +491,8 @@ def _aligned(gray: np.ndarray, al: Alignment, layout: PageLayout, bilevel: bool 
     a bent frame), and how flat it is (flatness.py). A page that does not lie flat is warped again, each point
     read where its printed frames were found (flatness.displacement), and measured again: what is still not
     where it should be after that goes to review (page_doubts). Not a bilevel page (a fax): its grey print is
-    dithered into dots, which the lines the flattening looks for (flatness._Lines) do not survive (fax pages
-    stretched by their feed came out 1.3–2.6 mm off instead of 1.0–1.2: they stay in review)."""
+    dithered into dots, which the lines the flattening looks for (flatness._Lines) do not survive (a fax page
+    measured not flat stays in review)."""
     aligned = warp(gray, al, layout.size_mm)
     punched = holes.find(aligned, layout)  # a binder's holes, the scanner's background: paper not there
     holes.paint(aligned, punched)

@@ -46,6 +46,14 @@ FLAT_SEARCH_MM = 4.0
 FLAT_MIN_NCC = 0.3
 FLAT_AMBIGUITY = 0.1
 BEND_REVIEW_MM = 0.45
+# A frame counts in the page's measure only as far as the frames of other fields around it confirm (session 21,
+# flatness._confirmed): when their median displacement is within FLAT_IN_PLACE_MM, the frame's own distance is
+# how the capture shows that kind of frame, not where the paper is (a fax loses a thin box line between two of its
+# 100-dpi rows: 8 flat fax pages of seed 5 measured 0.98-1.20 mm, sent whole to review; confirmed, ≤ 0.23). Measured
+# on bench_scan seed 5 (fax, scanner_200, photocopy) and bent photos of seeds 6 and 7 (164 pages): the other
+# fields around a frame of a bent page sit ≥ 0.42 mm off where that frame counts (at 0.5 one bent page would measure
+# 0.42 instead of 1.07); flat pages' ≤ 0.1. Every bent page measures as before (0.59-2.61 mm).
+FLAT_IN_PLACE_MM = 0.25
 # Above BEND_REVIEW_MM a page is first flattened (session 20, read._aligned): pieces of frames measured along each
 # axis (flatness.axis_shifts) give a smooth displacement (flatness.displacement: none when fewer than
 # FLATTEN_MIN_SAMPLES agree with their neighbours along an axis), plus FLATTEN_REFINE more passes on the flattened

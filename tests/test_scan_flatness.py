@@ -104,6 +104,64 @@ def test_what_flattening_cannot_explain_still_goes_to_review(paiement):
     assert flat.bend_mm > BEND_REVIEW_MM or len(flat.off) >= 3
 
 
+def test_a_column_of_boxes_that_lost_a_line_is_not_a_bend(small_kit, monkeypatch):
+    """A fax samples the page at 100 dpi down it: a thin grey box line that falls between two sampled rows is gone,
+    in every identical box down a column. Such a box's frame fits a few rows lower, on the row's rule; the paper
+    did not move (the other fields around are in place): the page is flat, and only those boxes are off."""
+    layout, page = T.aligned_render(small_kit, "retour")
+    lost = page.copy()
+    visa = [(e.row, fi, f) for e in layout.entries for fi, f in enumerate(e.fields) if f.name == "visa"]
+    assert len(visa) >= 10
+    for _, _, f in visa[2:8]:  # six boxes down the column lose their lower line
+        z = f.box
+        y = int(round((z.y + z.h) * K))
+        lost[y - 2:y + 3, int(round(z.x * K)) - 2:int(round((z.x + z.w) * K)) + 3] = 255
+    flat = flatness.measure(lost, layout)
+    assert flat.bend_mm < 0.3
+    moved = {(r, fi) for r, fi, _ in visa[2:8]}
+    assert moved & set(flat.off) and set(flat.off) <= moved
+    # measured by each frame's own distance, the page would be "not flat": every value to review
+    monkeypatch.setattr(flatness, "_confirmed", lambda keep, dev: dev)
+    assert flatness.measure(lost, layout).bend_mm > BEND_REVIEW_MM
+
+
+def test_a_mark_with_no_frame_found_near_it_on_a_flattened_page_goes_to_review(small_kit, tmp_path, monkeypatch):
+    """A flattened page is read where its frames were found. A mark with no piece of frame found in place near it
+    (here an « Annulée » box blacked out, so that its own frame matches nothing, and the print wiped out 25 mm
+    around it) has nothing that says the flattening is right there, and a mark read a little off reads its own
+    outline as a tick: it goes to review (it reads "ticked", and would be accepted without the rule), while a mark
+    with its frames around it is read."""
+    layout, page = T.aligned_render(small_kit, "paiement")
+    lay = T.find_page(small_kit.out_dir, "paiement")
+    dpi = K * 25.4
+    row = 5
+    box = T.field_of(lay, row, "annulee")["box"]
+    x0, y0 = int((box["x"] - 25) * K), int((box["y"] - 25) * K)
+    x1, y1 = int((box["x"] + box["w"] + 25) * K), int((box["y"] + box["h"] + 25) * K)
+    bx0, by0 = int(box["x"] * K) - 3, int(box["y"] * K) - 3
+    bx1, by1 = int((box["x"] + box["w"]) * K) + 4, int((box["y"] + box["h"]) * K) + 4
+    keep = page[by0:by1, bx0:bx1].copy()
+    page[y0:y1, x0:x1] = 255
+    page[by0:by1, bx0:bx1] = keep
+    page[by0 + 3:by1 - 4, bx0 + 3:bx1 - 4] = 30  # the box blacked out
+    T.fill_bubble(page, lay, row, "mode", "especes", dpi=dpi)
+    T.fill_bubble(page, lay, 2, "mode", "especes", dpi=dpi)  # a mark with its frames around it
+    folded = _fold(page, layout.size_mm[1] / 2, 2.0)
+
+    def read() -> dict[tuple[int, str], tuple[str, str | None]]:
+        res = R.PageResult(source="x", idx=0, sha256="0" * 64, status="unidentified")
+        ctx = R.ReadContext(files_dir=str(tmp_path / "f"), rel_prefix="f")
+        R._read_gray(folded, "0" * 64, ctx, 0, res)
+        assert res.status == "identified" and res.align_method.endswith("+flattened")
+        return {(e.row, f.name): (f.status, f.reason) for e in res.entries for f in e.fields}
+
+    got = read()
+    assert got[row, "annulee"][0] == "review" and R.UNCHECKED_FIELD in got[row, "annulee"][1]
+    assert got[2, "mode"][0] == "auto"
+    monkeypatch.setattr(flatness, "_CHECK_MM", 1e6)  # any frame found anywhere would do
+    assert read()[row, "annulee"][0] == "auto"
+
+
 def test_bent_phone_photos_are_flattened_and_read(small_kit, tmp_path):
     """Sheets photographed bent (papier.simulate profile phone_photo_bent, folds of 1.2–3 mm): flattened, their
     values are read as on flat photos, with no silent error; the mark fields mostly accepted."""
