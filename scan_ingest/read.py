@@ -33,7 +33,8 @@ from scan_ingest.sources import (
 )
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BEND_REVIEW_MM, BINARISED_PAGE_SHARE, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM,
-    COPY_EDGE_MM2, COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2,
+    COPY_EDGE_MM2, COPY_FAINT_DARKNESS, COPY_FAINT_PX, COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM,
+    COPY_LINE_RUN_MM, COPY_TRACE_MM2,
     FLATTEN_REFINE, HALO_INK_MIN, NOISE_MEDIAN_PX, RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM,
     SPILL_GAP_MM, SPILL_MIN_MM2, TOUCH_REVIEW_MM2, ZONE_INSET_MM,
 )
@@ -176,7 +177,7 @@ def _read_gray(gray: np.ndarray, sha: str, ctx: ReadContext, seq: int, res: Page
     # what an empty « copie n° » box may still hold: measured only when the box reads empty (_copy_number)
     empty_copy = any(fr.name == "copie" and not fr.has_ink for fr in res.entries[-1].fields)
     copy_doubts = (_copy_box_trace(dark, ident.layout), _copy_box_binarised(aligned, ident.layout),
-                   _copy_edge_ink(dark, ident.layout)) if empty_copy else ()
+                   _copy_edge_ink(dark, ident.layout), _copy_box_faint(dark, ident.layout)) if empty_copy else ()
     res.copy = _copy_number(res.entries, *copy_doubts)
     if res.copy is None:
         _copy_snippet(res.entries, aligned, ident.layout, ctx, sha)
@@ -780,6 +781,15 @@ def _copy_box_trace(dark: mk.Darkness, layout: PageLayout) -> float:
     return 0.0 if f is None else _digit_trace_mm2(dark, f)
 
 
+def _copy_box_faint(dark: mk.Darkness, layout: PageLayout) -> int:
+    """Pixels of the « copie n° » boxes' writing zones darker than COPY_FAINT_DARKNESS: a digit a blur has made
+    paler than INK_DARKNESS everywhere (0 when the form has no such box)."""
+    f = _copy_geom(layout)
+    if f is None:
+        return 0
+    return sum(int(np.count_nonzero(dark.crop(*mk.zone_slices(z)) > COPY_FAINT_DARKNESS)) for z in mk.field_zones(f))
+
+
 def _copy_edge_ink(dark: mk.Darkness, layout: PageLayout) -> bool:
     """Whether a stroke lies on the « copie n° » boxes' edges, where the writing-zone test does not look: ink
     beside the printed lines (_off_print_ink_mm2 ≥ COPY_EDGE_MM2) or over them (_line_widening_mm ≥
@@ -870,12 +880,13 @@ def _copy_snippet(entries: list[EntryResult], aligned: np.ndarray, layout: PageL
 
 
 def _copy_number(entries: list[EntryResult], trace_mm2: float = 0.0, binarised: bool = False,
-                 edge_ink: bool = False) -> int | None:
+                 edge_ink: bool = False, faint_px: int = 0) -> int | None:
     """The handwritten "copie n°": blank → 0 (the original); read with certainty → that number; else None.
     "Blank" means no ink at all: a trace the writing-zone test left out (`trace_mm2`, see _copy_box_trace) makes
     the copy number unsure, never 0 (taking a copy for the original would merge two different sheets); so does
-    a stroke on the boxes' edges (`edge_ink`, see _copy_edge_ink), and an empty box on a binarised capture
-    (`binarised`, see _copy_box_binarised), where a pale digit leaves nothing."""
+    a stroke on the boxes' edges (`edge_ink`, see _copy_edge_ink), pale ink in the boxes (`faint_px`, see
+    _copy_box_faint), and an empty box on a binarised capture (`binarised`, see _copy_box_binarised), where a pale
+    digit leaves nothing."""
     for fr in entries[-1].fields:
         if fr.name == "copie":
             if not fr.has_ink:
@@ -883,6 +894,8 @@ def _copy_number(entries: list[EntryResult], trace_mm2: float = 0.0, binarised: 
                     why = "trace légère dans la case « copie n° »"
                 elif edge_ink:
                     why = "trait sur le bord de la case « copie n° »"
+                elif faint_px >= COPY_FAINT_PX:
+                    why = "trace pâle dans la case « copie n° » (image floue ?)"
                 elif binarised:
                     why = "case « copie n° » vide sur une image noir et blanc (fax) : un chiffre pâle a pu disparaître"
                 else:

@@ -188,6 +188,16 @@ TINT_EDGE_RING_FRAC = 0.1
 # (seed 5: photocopy, blurred and dark photos) have whole rings ≤ 0.16: a thin margin, measured on one seed.
 TINT_LABEL_INSIDE_FRAC = 0.25
 TINT_LABEL_RING_FRAC = 0.2
+# ... or the band runs on over the label (session 21, scanner_200_marker seed 11, 240 pages: a « Rendu » box whose
+# right half lay under a band coming from its label, inside 0.43, whole ring 0.15, read ticked on an empty line and
+# accepted: a phantom loan return): with TINT_LABEL_INSIDE_FRAC of its inside, the label side (TINT_BAND_GAP_MM to
+# TINT_BAND_SIDE_MM right of the outline) at least TINT_BAND_COVER wide-dark on the rows where the inside is
+# (tint.band_through). Measured on the spots the older rules leave (inside ≥ 0.25): the four such bands found on
+# 960 marker pages (seeds 6, 7, 8 and 11) cover 0.99-1.0 of it; bubbles filled and merged with their label by a blur
+# (17 profiles of seed 5, 7 profiles of seed 11, about 3,100 pages) at most 0.71.
+TINT_BAND_GAP_MM = 0.3
+TINT_BAND_SIDE_MM = 8.0
+TINT_BAND_COVER = 0.85
 
 # --- marks (bubbles, checkboxes) --------------------------------------------------------------------------------
 # Mark score = mean darkness of the inner disk minus the page's blank baseline (median darkness of the page's
@@ -299,6 +309,13 @@ BILEVEL_DOT_MIN_PX = 4
 # (2x2 opening) had reduced to 0.06 mm² measures 1.22 mm² here. The threshold sits 2x above the largest blank and
 # 4x below the faintest written number: anything from it up makes the copy number 'unsure' → review.
 COPY_TRACE_MM2 = 0.2
+# ... nor pale ink (session 21, phone_photo_blurred seed 11, 240 pages: a "6" written low across the box's foot, made
+# paler than INK_DARKNESS everywhere by the blur — darkness ≤ 0.17 — was taken for an empty box, the photocopy for
+# the original). Pixels darker than COPY_FAINT_DARKNESS in the boxes' writing zones: that "6" 151; blank boxes of 17
+# profiles of seed 5 and 7 of seed 11 (3,071 pages) ≤ 10, but on grainy and bent photos (up to 1,006), whose blank
+# boxes the trace above already sends to review. From COPY_FAINT_PX up: 'unsure' → review.
+COPY_FAINT_DARKNESS = 0.10
+COPY_FAINT_PX = 60
 # A written copy number is a sheet's identity, not a value: read wrongly, a photocopy takes another copy's number
 # (its pre-printed receipt numbers with it). Its one or two boxes carry no check, so it is accepted only when
 # its confidence reaches COPY_CONFIDENCE, not the digit reader's threshold for plain numbers (0.998 when this was

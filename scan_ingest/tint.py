@@ -26,9 +26,10 @@ import numpy as np
 
 from papier.layout import PageLayout
 from scan_ingest.marks import Darkness, mark_plan
-from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_DARKNESS, TINT_EDGE_RING_FRAC, TINT_INSIDE_FRAC,
-                                    TINT_INSIDE_INSET_MM, TINT_LABEL_INSIDE_FRAC, TINT_LABEL_RING_FRAC,
-                                    TINT_MIN_EXTENT_MM, TINT_RING_FRAC, TINT_RING_MM, TINT_WIDTH_MM)
+from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_BAND_COVER, TINT_BAND_GAP_MM, TINT_BAND_SIDE_MM,
+                                    TINT_DARKNESS, TINT_EDGE_RING_FRAC, TINT_INSIDE_FRAC, TINT_INSIDE_INSET_MM,
+                                    TINT_LABEL_INSIDE_FRAC, TINT_LABEL_RING_FRAC, TINT_MIN_EXTENT_MM, TINT_RING_FRAC,
+                                    TINT_RING_MM, TINT_WIDTH_MM)
 
 _F = 2  # the aligned page (8 px/mm) halved
 _LABEL_SIDE = 0.3  # rings stop this share of their inner size right of the spot's centre: the label is beyond
@@ -133,6 +134,49 @@ def _insides(layout: PageLayout) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]), np.concatenate(parts)
 
 
+@lru_cache(maxsize=32)
+def _label_sides(layout: PageLayout) -> tuple[np.ndarray, np.ndarray]:
+    """Each spot's label side at S px/mm: from TINT_BAND_GAP_MM right of its printed outline to TINT_BAND_SIDE_MM
+    beyond, over the spot's height (where its label is printed): (spot of each pixel, yx)."""
+    plan = mark_plan(layout)
+    parts = []
+    for a, b, c, d, round_ in plan.outlines:
+        x, y, w, h = (a - c, b - c, 2 * c, 2 * c) if round_ else (a, b, c, d)
+        yy, xx = np.mgrid[int(np.ceil(y * S)):int(np.floor((y + h) * S)),
+                          int(np.ceil((x + w + TINT_BAND_GAP_MM) * S)):int((x + w + TINT_BAND_SIDE_MM) * S)]
+        parts.append(np.c_[yy.ravel(), xx.ravel()])
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+    return np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]), np.concatenate(parts)
+
+
+def _row_shares(wide: np.ndarray, spot_of: np.ndarray, yx: np.ndarray, n_spots: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n_spots, page rows) pixel counts and wide-dark counts of each spot's pixels, row by row."""
+    y = np.clip(yx[:, 0], 0, wide.shape[0] - 1)
+    x = np.clip(yx[:, 1], 0, wide.shape[1] - 1)
+    key = spot_of * wide.shape[0] + y
+    size = n_spots * wide.shape[0]
+    n = np.bincount(key, minlength=size).reshape(n_spots, -1)
+    on = np.bincount(key, weights=wide[y, x].astype(np.float64), minlength=size).reshape(n_spots, -1)
+    return n, on
+
+
+def band_through(wide: np.ndarray, layout: PageLayout) -> np.ndarray:
+    """(spots,) the share of each spot's label side that is wide-dark on the rows where the spot's inside is (at
+    least TINT_LABEL_INSIDE_FRAC of that row of it): a band that runs through the spot from the label's side goes on
+    over the label on those rows, while a bubble filled and merged with its label by a blur covers only the label's
+    letters there; 0 where the inside is not covered."""
+    n_spots = len(mark_plan(layout).spots)
+    in_spot, in_yx = _insides(layout)
+    lb_spot, lb_yx = _label_sides(layout)
+    if not n_spots or not len(in_spot) or not len(lb_spot):
+        return np.zeros(n_spots)
+    n_in, on_in = _row_shares(wide, in_spot, in_yx, n_spots)
+    n_lb, on_lb = _row_shares(wide, lb_spot, lb_yx, n_spots)
+    rows = (n_in > 0) & (on_in >= TINT_LABEL_INSIDE_FRAC * n_in)
+    return np.sum(on_lb * rows, axis=1) / np.maximum(np.sum(n_lb * rows, axis=1), 1)
+
+
 def inside_fractions(wide: np.ndarray, layout: PageLayout) -> np.ndarray:
     """(spots,) the share of each spot's inside on `wide` (wide_dark's mask): a band whose edge runs through a
     bubble or a box covers part of it while its ring, the label's side left out, stays mostly clear."""
@@ -172,6 +216,9 @@ def tinted_fields(wide: np.ndarray, layout: PageLayout) -> dict[tuple[int, int],
     whole = ring_fractions(wide, layout, whole=True)[2]
     hit = ((frac >= TINT_RING_FRAC) | ((inside >= TINT_INSIDE_FRAC) & (frac >= TINT_EDGE_RING_FRAC))
            | ((inside >= TINT_LABEL_INSIDE_FRAC) & (whole >= TINT_LABEL_RING_FRAC)))
+    across = inside >= TINT_LABEL_INSIDE_FRAC
+    if across.any():
+        hit |= across & (band_through(wide, layout) >= TINT_BAND_COVER)
     worst = np.zeros(len(keys))
     np.maximum.at(worst, field_of, np.where(hit, np.maximum(frac, 1e-3), 0.0))
     return {k: round(float(v), 2) for k, v in zip(keys, worst) if v > 0}

@@ -59,6 +59,34 @@ def test_dotted_digit_is_invisible_to_the_zone_test_but_makes_the_copy_unsure(al
     assert _copy_number(_blank_copie(layout.page_entry.row), 0.0) == 0
 
 
+def test_a_digit_a_blur_made_pale_makes_the_copy_unsure(aligned_page, monkeypatch):
+    """A "6" on a blurred photo (bench seed 11, written low across the box's foot): darker than paper but paler than
+    the ink threshold everywhere, so neither the zone test nor the trace sees it; its pale pixels do."""
+    import cv2
+
+    from scan_ingest import read as R
+
+    layout, page = aligned_page
+    f = layout.page_entry.field("copie")
+    b = f.boxes[0]
+    img = page.copy()
+    ink = np.zeros_like(img)
+    cv2.putText(ink, "6", (int((b.x + 1.2) * K), int((b.y + b.h - 1.2) * K)), cv2.FONT_HERSHEY_SIMPLEX,
+                0.2 * K, 255, max(2, int(0.5 * K)))
+    ink = cv2.GaussianBlur(ink, (0, 0), 0.6 * K).astype(np.float32) / 255.0
+    img = (img.astype(np.float32) * (1.0 - 0.18 * ink / max(float(ink.max()), 1e-6))).astype(np.uint8)
+    dark = mk.darkness(img)
+    assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"  # why it went silent
+    assert _copy_box_trace(dark, layout) < COPY_TRACE_MM2 and not R._copy_edge_ink(dark, layout)
+    faint = R._copy_box_faint(dark, layout)
+    entries = _blank_copie(layout.page_entry.row)
+    assert _copy_number(entries, 0.0, False, False, faint) is None
+    assert "pâle" in entries[-1].fields[0].reason
+    assert R._copy_box_faint(mk.darkness(page), layout) == 0  # the blank box: the original
+    monkeypatch.setattr(R, "COPY_FAINT_PX", 10 ** 9)  # the rule off: taken for the original
+    assert _copy_number(_blank_copie(layout.page_entry.row), 0.0, False, False, faint) == 0
+
+
 def test_pencil_copy_number_through_a_fax_is_never_read_as_the_original(small_kit, tmp_path):
     p = T.find_page(small_kit.out_dir, "paiement", 1)
     blank = T.render(small_kit.pdf_path, p["pdf_page"], 200)
