@@ -19,7 +19,7 @@ from scan_ingest.thresholds import (
     BLANK_REF_MIN_BUBBLES, BUBBLE_INNER, CHECKBOX_INNER_MM, HALO_INNER, HALO_LABEL_MIN_ROWS, HALO_OUTER,
     INK_DARKNESS, INK_FAINT_FACTOR, INK_MIN_AREA_MM2, LABEL_ABOVE_MM, LABEL_BELOW_MM, LABEL_GAP_MM, MARK_EMPTY_MAX,
     MARK_FILLED_MIN, MARK_FRAC_EMPTY, MARK_FRAC_MARKED, REG_MAX_SHIFT_PX, REG_MIN_BUBBLES, REG_MIN_CONTRAST,
-    REG_OUTLIER_PX, SECOND_MARK_RATIO, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_CHECK_MAX,
+    REG_OUTLIER_PX, SPECK_MAX_COUNT, SPECK_MAX_PX, SPECK_MAX_SIDE, STREAK_CHECK_MAX,
     STREAK_MAX_ROWS, STREAK_ROW_SPAN, ZONE_INSET_MM,
 )
 
@@ -501,10 +501,6 @@ def mark_confidence(score: float, frac: float = 0.0) -> float:
     else:
         return 0.5
     return round(0.9 + 0.099 * max(0.0, min(1.0, margin)), 3)
-
-
-def second_mark_counts(strongest: float, other: float) -> bool:
-    return other >= SECOND_MARK_RATIO * strongest
 
 
 # --- writing zones ------------------------------------------------------------------------------------------------

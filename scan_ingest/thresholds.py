@@ -212,9 +212,6 @@ MARK_FILLED_MIN = 0.12         # ≥ this: clearly marked; between the two: revi
 MARK_FRAC_EMPTY = 0.02         # ≤ this (and mean ≤ MARK_EMPTY_MAX): clearly empty
 MARK_FRAC_MARKED = 0.05        # ≥ this: clearly marked
 BASELINE_FRACTION = 0.5        # the baseline is the median of this fraction of the page's least-inked bubbles
-# A second mark in a single choice counts when it is at least this fraction of the strongest one (a stray
-# stroke at 20 % of a filled bubble is a slip; two comparable marks are a real ambiguity → review).
-SECOND_MARK_RATIO = 0.35
 
 # A tick drawn mostly beside its bubble (seen on the fax profile: a large tick whose stroke crosses the ring at
 # its bottom-left) leaves the inner disk almost empty. When a choice field reads as entirely empty, the ink in a
