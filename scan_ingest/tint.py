@@ -71,6 +71,13 @@ def _frame(x: float, y: float, w: float, h: float, m0: float, m1: float, side: f
     return np.c_[yy[keep], xx[keep]]
 
 
+def _by_spot(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each spot's pixels (`parts`, yx arrays in spot order) as one array: (spot of each pixel, yx)."""
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+    return np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]), np.concatenate(parts)
+
+
 @lru_cache(maxsize=32)
 def _rings(layout: PageLayout, side: float = _LABEL_SIDE) -> _Rings:
     """Each spot's ring (marks.mark_plan's spots and printed outlines), grouped by mark field."""
@@ -82,9 +89,7 @@ def _rings(layout: PageLayout, side: float = _LABEL_SIDE) -> _Rings:
     m0, m1 = TINT_RING_MM
     parts = [_annulus(a, b, c + m0, c + m1, side) if round_ else _frame(a, b, c, d, m0, m1, side)
              for a, b, c, d, round_ in plan.outlines]
-    spot_of = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
-    return _Rings(keys, np.array([index[sp.field_key] for sp in plan.spots], np.int64), spot_of,
-                  np.concatenate(parts))
+    return _Rings(keys, np.array([index[sp.field_key] for sp in plan.spots], np.int64), *_by_spot(parts))
 
 
 def wide_dark(aligned: np.ndarray, dark: Darkness) -> np.ndarray:
@@ -129,9 +134,7 @@ def _insides(layout: PageLayout) -> tuple[np.ndarray, np.ndarray]:
             yy, xx = np.mgrid[int(np.ceil((b + m) * S)):int((b + d - m) * S),
                               int(np.ceil((a + m) * S)):int((a + c - m) * S)]
             parts.append(np.c_[yy.ravel(), xx.ravel()])
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
-    return np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]), np.concatenate(parts)
+    return _by_spot(parts)
 
 
 @lru_cache(maxsize=32)
@@ -145,9 +148,7 @@ def _label_sides(layout: PageLayout) -> tuple[np.ndarray, np.ndarray]:
         yy, xx = np.mgrid[int(np.ceil(y * S)):int(np.floor((y + h) * S)),
                           int(np.ceil((x + w + TINT_BAND_GAP_MM) * S)):int((x + w + TINT_BAND_SIDE_MM) * S)]
         parts.append(np.c_[yy.ravel(), xx.ravel()])
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
-    return np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]), np.concatenate(parts)
+    return _by_spot(parts)
 
 
 def _row_shares(wide: np.ndarray, spot_of: np.ndarray, yx: np.ndarray, n_spots: int) -> tuple[np.ndarray, np.ndarray]:
