@@ -306,6 +306,9 @@ def _digits_result(f: FieldGeom, ink: str, readings: list[Any] | None, api: Any,
         return FieldResult(f.name, f.type, None, "review", 0.0, [], why, True, bbox_mm=bbox)
     known = _known_of(d, ctx)
     kw: dict[str, Any] = {"semantic": d.semantic, "check": d.check, "known": known}
+    near = _near_period(d, ctx) if known is not None else None
+    if near:
+        kw["near"] = near
     if d.known and known is None:
         kw["known_missing"] = True  # the kit's manifest was not read: the strictest threshold (read_digit_field)
     if expected_sum is not None:
@@ -337,14 +340,35 @@ def _known_of(d: FieldDef, ctx: ReadContext) -> frozenset[str] | None:
     """The known set a digit field is read with: the kit's list it names, or the crisis period for a `recent`
     date, PERIOD_AFTER_DAYS longer for a `due` one (a loan's due date lies after the day it is written; None:
     neither, or the list is not available)."""
-    if d.recent and ctx.period and d.semantic:
-        end = _dt.date.fromisoformat(ctx.period[1])
-        if d.due:
-            from papier.digits.policy import PERIOD_AFTER_DAYS
-
-            end += _dt.timedelta(days=PERIOD_AFTER_DAYS)
-        return dates_between(_dt.date.fromisoformat(ctx.period[0]), end, d.semantic)
+    span = _period_of(d, ctx)
+    if span is not None:
+        return dates_between(span[0], span[1], d.semantic or "")
     return ctx.known_set(d.known)
+
+
+def _period_of(d: FieldDef, ctx: ReadContext) -> tuple[_dt.date, _dt.date] | None:
+    """The first and last day a `recent` date field is read with (None: not such a field, or no period)."""
+    if not (d.recent and ctx.period and d.semantic):
+        return None
+    end = _dt.date.fromisoformat(ctx.period[1])
+    if d.due:
+        from papier.digits.policy import PERIOD_AFTER_DAYS
+
+        end += _dt.timedelta(days=PERIOD_AFTER_DAYS)
+    return _dt.date.fromisoformat(ctx.period[0]), end
+
+
+def _near_period(d: FieldDef, ctx: ReadContext) -> frozenset[str] | None:
+    """The dates up to NEAR_PERIOD_DAYS outside a `recent` date field's period, before and after it (None: not
+    such a field): a slip there is plausible (papier.digits.policy.NEAR_PERIOD_PRIOR)."""
+    span = _period_of(d, ctx)
+    if span is None:
+        return None
+    from papier.digits.policy import NEAR_PERIOD_DAYS
+
+    gap, one = _dt.timedelta(days=NEAR_PERIOD_DAYS), _dt.timedelta(days=1)
+    return (dates_between(span[0] - gap, span[0] - one, d.semantic or "")
+            | dates_between(span[1] + one, span[1] + gap, d.semantic or ""))
 
 
 def _read_all_digits(todo: list[tuple[FieldGeom, str]], aligned: np.ndarray,

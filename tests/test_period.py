@@ -13,7 +13,7 @@ from papier.cli import main
 from papier.forms import builtin_form
 from papier.simulate import simulate_batch
 from scan_ingest.pipeline import default_period, ingest
-from scan_ingest.read import ReadContext, _known_of
+from scan_ingest.read import ReadContext, _known_of, _near_period
 
 
 def _date_reasons(db_path) -> list[tuple[str, str | None]]:
@@ -94,3 +94,42 @@ def test_a_due_date_may_lie_after_the_period():
     last = dt.date(2026, 10, 31) + dt.timedelta(days=PERIOD_AFTER_DAYS)
     assert "011126" in due and last.strftime("%d%m%y") in due
     assert (last + dt.timedelta(days=1)).strftime("%d%m%y") not in due and "130926" not in due
+
+
+def test_a_date_just_before_the_period_still_counts_as_a_rival():
+    """13/09 written on a page read with a period from 14/09 (a forgotten line written late on the crisis's first
+    day), its "3" read 5 at 0.91 and 3 at 0.08 (bench seed 11): a date outside the period weighs 1/1,000, which made
+    15/09 certain (0.9997, accepted). A date just outside it is a plausible slip: it weighs NEAR_PERIOD_PRIOR, and
+    the field goes to review with 13/09 offered. A date far outside (a year off) stays as unlikely as before."""
+    import numpy as np
+
+    from papier.digits import BoxReading, policy, read_digit_field
+    from papier.digits.field import decide
+
+    def box(probs: dict[int, float]) -> BoxReading:
+        p = np.full(10, 1e-6)
+        for d, v in probs.items():
+            p[d] = v
+        return BoxReading("digit", p / p.sum(), 0.2)
+
+    def field(second: dict[int, float]) -> list[BoxReading]:
+        return [box({1: 0.9999}), box(second), box({0: 0.9999}), box({9: 0.9999}), box({2: 0.9999}),
+                box({6: 0.9999})]
+
+    ctx = ReadContext(files_dir="/nonexistent", rel_prefix="x", period=("2026-09-14", "2026-11-23"))
+    d = builtin_form("paiement").field("date")
+    known = _known_of(d, ctx)
+    near = _near_period(d, ctx)
+    assert "130926" in near and "140926" not in near and "040926" in near and "030926" not in near
+    assert "241126" in near and "031226" in near and "041226" not in near
+    readings = field({5: 0.913, 3: 0.08})
+    before = read_digit_field(readings, semantic="date_ddmmyy", check=None, known=known)
+    assert before.value == "150926" and before.status == "auto"  # what the bench accepted
+    after = read_digit_field(readings, semantic="date_ddmmyy", check=None, known=known, near=near)
+    assert after.value == "150926" and after.status == "review" and after.alternatives[0] == "130926"
+    year = [box({1: 0.9999}), box({5: 0.9999}), box({0: 0.9999}), box({9: 0.9999}), box({2: 0.9999}),
+            box({6: 0.913, 5: 0.08})]  # 15/09/26 or 15/09/25: a year off, far outside: settled as before
+    a = read_digit_field(year, semantic="date_ddmmyy", check=None, known=known, near=near)
+    b = decide(year, semantic="date_ddmmyy", check=None, known=known)
+    assert a.status == b.status == "auto" and abs(a.confidence - b.confidence) < 1e-6
+    assert policy.UNKNOWN_PRIOR < policy.NEAR_PERIOD_PRIOR < 1

@@ -65,6 +65,19 @@ def _known_digits(known: frozenset[str], n: int) -> np.ndarray:
     return out
 
 
+def _with_exact(values: frozenset[str], probs: list[np.ndarray], digits: np.ndarray,
+                scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """`values` (a known set) scored exactly under the box probabilities: the beam's (digits, scores) with the
+    KNOWN_CANDIDATES likeliest of them added, and their total mass."""
+    kd = _known_digits(values, len(probs))
+    if not len(kd):
+        return digits, scores, 0.0
+    kp = np.prod(np.stack([p[kd[:, i]] for i, p in enumerate(probs)], axis=1), axis=1)
+    top = np.argsort(-kp, kind="stable")[:KNOWN_CANDIDATES]
+    top = top[kp[top] > 0]
+    return np.concatenate([digits, kd[top]]), np.concatenate([scores, kp[top]]), float(kp.sum())
+
+
 def _beam_arrays(probs: list[np.ndarray], k: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Best complete readings by product of box probabilities, as (digits (n, boxes) uint8, scores (n,)), best
     first (digits below MIN_DIGIT_P and readings below PRUNE x the best are dropped: their mass is accounted as
@@ -160,7 +173,8 @@ def _lost_variants(best: tuple[str, float], risk: float, semantic: str | None,
 
 def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
                      known: frozenset[str] | None = None, expected_sum: int | None = None,
-                     known_missing: bool = False, strictness: float = 1.0) -> DigitFieldResult:
+                     known_missing: bool = False, strictness: float = 1.0,
+                     near: frozenset[str] | None = None) -> DigitFieldResult:
     """Decide a digit field from its box readings (left to right). See the module docstring.
 
     `known_missing`: the form reads this field with a known set that is not available (the kit's manifest was not
@@ -168,9 +182,12 @@ def read_digit_field(readings: Sequence[BoxReading], *, semantic: str | None, ch
     catalogue); without it, two compensating misreads pass an EAN-13 check (a fax read 9782613989262 as
     4782613984262 at 0.9964), so the field gets the strictest threshold, that of fields with no check at all.
     `strictness`: every threshold asks that many times less risk (policy.stricter; policy.GRAIN_STRICTNESS on a
-    grainy photo, which calibration has not seen)."""
+    grainy photo, which calibration has not seen).
+    `near`: values outside `known` but close to it (the dates just outside the crisis period), which weigh
+    policy.NEAR_PERIOD_PRIOR instead of policy.UNKNOWN_PRIOR."""
     return decide(readings, semantic=semantic, check=check, known=known, expected_sum=expected_sum,
-                  threshold=field_threshold(check, known, known_missing, semantic), strictness=strictness)
+                  threshold=field_threshold(check, known, known_missing, semantic), strictness=strictness,
+                  near=near)
 
 
 def field_threshold(check: str | None, known: frozenset[str] | None, known_missing: bool = False,
@@ -184,7 +201,8 @@ def field_threshold(check: str | None, known: frozenset[str] | None, known_missi
 
 def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str | None,
            known: frozenset[str] | None = None, expected_sum: int | None = None,
-           threshold: float | None = None, strictness: float = 1.0) -> DigitFieldResult:
+           threshold: float | None = None, strictness: float = 1.0,
+           near: frozenset[str] | None = None) -> DigitFieldResult:
     """read_digit_field with an explicit threshold (None: the policy's for this kind of field)."""
     if threshold is None:
         threshold = policy.auto_accept_threshold(check, known is not None, semantic)
@@ -203,18 +221,15 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
 
     probs = [np.asarray(r.probs, dtype=np.float64) for r in readings if r.state != "blank"]
     beam_digits, beam_scores = _beam_arrays(probs, policy.TOP_K, policy.BEAM)
-    known_mass = 0.0
+    near = near if known is not None and near else None
+    # every reading of the known set, scored exactly (the roster, the catalogue, the crisis period: a few thousand
+    # values), and of the values near it: the likeliest ones join the beam's candidates; their totals are the
+    # known and near masses
+    known_mass = near_mass = 0.0
     if known is not None:
-        # every reading of the known set, scored exactly (the roster, the catalogue, the crisis period: a few
-        # thousand values): the likeliest ones join the beam's candidates, and their total is the known mass
-        kd = _known_digits(known, len(probs))
-        if len(kd):
-            kp = np.prod(np.stack([p[kd[:, i]] for i, p in enumerate(probs)], axis=1), axis=1)
-            known_mass = float(kp.sum())
-            top = np.argsort(-kp, kind="stable")[:KNOWN_CANDIDATES]
-            top = top[kp[top] > 0]
-            beam_digits = np.concatenate([beam_digits, kd[top]])
-            beam_scores = np.concatenate([beam_scores, kp[top]])
+        beam_digits, beam_scores, known_mass = _with_exact(known, probs, beam_digits, beam_scores)
+    if near is not None:
+        beam_digits, beam_scores, near_mass = _with_exact(near, probs, beam_digits, beam_scores)
     strings = _strings(beam_digits)
     seen: set[str] = set()
     cands = []
@@ -235,7 +250,7 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         else:
             w = 1.0
             if known is not None and c not in known:
-                w *= policy.UNKNOWN_PRIOR
+                w *= policy.NEAR_PERIOD_PRIOR if near is not None and c in near else policy.UNKNOWN_PRIOR
         return w
 
     prior_of = {c: prior(c) for c, _ in cands}
@@ -257,7 +272,9 @@ def decide(readings: Sequence[BoxReading], *, semantic: str | None, check: str |
         # and, when the field has a control total, matching it: an upper bound), the rest of the unexplored mass
         # is outside the set and weighs UNKNOWN_PRIOR
         unexplored_known = max(0.0, known_mass - sum(sc for c, sc in cands if c in known))
-        residual_w = unexplored_known + max(0.0, residual - unexplored_known) * valid_share * policy.UNKNOWN_PRIOR
+        unexplored_near = 0.0 if near is None else max(0.0, near_mass - sum(sc for c, sc in cands if c in near))
+        residual_w = (unexplored_known + unexplored_near * policy.NEAR_PERIOD_PRIOR
+                      + max(0.0, residual - unexplored_known - unexplored_near) * valid_share * policy.UNKNOWN_PRIOR)
     best, best_m = weighted[0]
     total = mass + residual_w
     confidence = (best_m / total if total > 0 else 0.0) * (1.0 - lost_risk)
