@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from papier.layout import PageLayout, Rect
-from scan_ingest.thresholds import (ALIGN_PX_PER_MM, FIELD_OFF_MM, FLAT_AMBIGUITY, FLAT_IN_PLACE_MM, FLAT_MIN_NCC,
-                                    FLAT_PX_PER_MM, FLAT_SEARCH_MM, FLATTEN_MIN_SAMPLES)
+from scan_ingest.thresholds import (ALIGN_PX_PER_MM, FIELD_OFF_MM, FLAT_AMBIGUITY, FLAT_IN_PLACE_MM, FLAT_MARK_OFF_MM,
+                                    FLAT_MIN_NCC, FLAT_PX_PER_MM, FLAT_SEARCH_MM, FLATTEN_MIN_SAMPLES)
 
 _LINE_PX = 2         # printed frame lines are about 0.25 mm wide: 2 px of the aligned page
 _PAD_MM = 1.0        # paper around a frame in its template (the frame's outside edge counts too)
@@ -418,8 +418,9 @@ def after_flattening(aligned: np.ndarray, layout: PageLayout, before: float) -> 
             seen.add((s.key, s.centre, axis))
     bend = max(flat.bend_mm, float(np.sort(list(dev.values()))[-2]) if len(dev) >= 2 else 0.0)
     off = dict(flat.off)
+    marks = _mark_fields(layout)
     for key, d in dev.items():
-        if d > FIELD_OFF_MM:
+        if d > (FLAT_MARK_OFF_MM if key in marks else FIELD_OFF_MM):
             off[key] = max(off.get(key, 0.0), round(d, 2))
     # a mark read a little off its place reads its own printed outline as a tick: on a page that was bent, every
     # bubble and box of a mark field must have a piece of frame found in place, along each axis, within _CHECK_MM
@@ -429,7 +430,6 @@ def after_flattening(aligned: np.ndarray, layout: PageLayout, before: float) -> 
     def near(c: tuple[float, float], axis: int) -> bool:
         return bool(len(found[axis])) and float(np.hypot(*(found[axis] - c).T).min()) <= _CHECK_MM
 
-    marks = _mark_fields(layout)
     unchecked = frozenset(pc.key for pc in _pieces(layout) if pc.key in marks
                           and not all(near(pc.centre, a) for a in ((0, 1) if pc.axis == 2 else (pc.axis,))))
     return Flatness(bend, off, before, unchecked)
