@@ -243,7 +243,7 @@ def _confirmed(keep: list[FrameShift], dev: np.ndarray) -> np.ndarray:
     c = np.array([s.centre for s in keep], np.float64)
     d = np.array([(s.dx, s.dy) for s in keep], np.float64)
     field = np.array([s.key[1] for s in keep])
-    dist = np.hypot(*(c[:, None, :] - c[None, :, :]).transpose(2, 0, 1))
+    dist = _distances(c)
     dist[field[:, None] == field[None, :]] = np.inf  # the same field of other rows, and the frame itself
     out = dev.copy()
     for i in range(len(keep)):
@@ -330,13 +330,18 @@ def axis_shifts(aligned: np.ndarray, layout: PageLayout) -> list[AxisShift]:
     return out
 
 
+def _distances(centres: np.ndarray) -> np.ndarray:
+    """(n, n) distances (mm) between the points `centres` (n × 2)."""
+    return np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+
+
 def _agreeing(centres: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Which samples (`values`: one row of displacements per sample, one or two axes) agree with the median of
     their neighbours (within _NEAR_MM) to _AGREE_MM, a mask; none when fewer than three samples."""
     if len(values) < 3:
         return np.zeros(len(values), bool)
     v = values.reshape(len(values), -1)
-    near = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1)) < _NEAR_MM
+    near = _distances(centres) < _NEAR_MM
     np.fill_diagonal(near, False)
     return np.array([near[i].any() and float(np.sqrt(np.sum((v[i] - np.median(v[near[i]], axis=0)) ** 2)))
                      <= _AGREE_MM for i in range(len(v))])

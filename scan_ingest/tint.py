@@ -151,15 +151,20 @@ def _label_sides(layout: PageLayout) -> tuple[np.ndarray, np.ndarray]:
     return _by_spot(parts)
 
 
-def _row_shares(wide: np.ndarray, spot_of: np.ndarray, yx: np.ndarray, n_spots: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n_spots, page rows) pixel counts and wide-dark counts of each spot's pixels, row by row."""
+def _on_wide(wide: np.ndarray, yx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels `yx` (at S px/mm) clipped to the page: their rows, and whether each is on `wide` (1.0 / 0.0)."""
     y = np.clip(yx[:, 0], 0, wide.shape[0] - 1)
     x = np.clip(yx[:, 1], 0, wide.shape[1] - 1)
+    return y, wide[y, x].astype(np.float64)
+
+
+def _row_shares(wide: np.ndarray, spot_of: np.ndarray, yx: np.ndarray, n_spots: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n_spots, page rows) pixel counts and wide-dark counts of each spot's pixels, row by row."""
+    y, on = _on_wide(wide, yx)
     key = spot_of * wide.shape[0] + y
     size = n_spots * wide.shape[0]
-    n = np.bincount(key, minlength=size).reshape(n_spots, -1)
-    on = np.bincount(key, weights=wide[y, x].astype(np.float64), minlength=size).reshape(n_spots, -1)
-    return n, on
+    return (np.bincount(key, minlength=size).reshape(n_spots, -1),
+            np.bincount(key, weights=on, minlength=size).reshape(n_spots, -1))
 
 
 def band_through(wide: np.ndarray, layout: PageLayout) -> np.ndarray:
@@ -188,10 +193,8 @@ def inside_fractions(wide: np.ndarray, layout: PageLayout) -> np.ndarray:
 
 def _shares(wide: np.ndarray, spot_of: np.ndarray, yx: np.ndarray, n_spots: int) -> np.ndarray:
     """(n_spots,) the share of each spot's pixels (`yx` at S px/mm, `spot_of` naming their spot) on `wide`."""
-    y = np.clip(yx[:, 0], 0, wide.shape[0] - 1)
-    x = np.clip(yx[:, 1], 0, wide.shape[1] - 1)
     n = np.bincount(spot_of, minlength=n_spots)
-    on = np.bincount(spot_of, weights=wide[y, x].astype(np.float64), minlength=n_spots)
+    on = np.bincount(spot_of, weights=_on_wide(wide, yx)[1], minlength=n_spots)
     return on / np.maximum(n, 1)
 
 
@@ -209,15 +212,16 @@ def tinted_fields(wide: np.ndarray, layout: PageLayout) -> dict[tuple[int, int],
     """(row, field index) → the largest wide-dark share of its spots' rings (`wide`: wide_dark's mask), for the
     mark fields with a spot at or above TINT_RING_FRAC, or whose inside is TINT_INSIDE_FRAC wide-dark with
     TINT_EDGE_RING_FRAC of its ring (a band's edge through the spot), or TINT_LABEL_INSIDE_FRAC with
-    TINT_LABEL_RING_FRAC of its whole ring (a band coming from the label's side)."""
+    TINT_LABEL_RING_FRAC of its whole ring or with its label side TINT_BAND_COVER covered (`band_through`): a band
+    coming from the label's side."""
     keys, field_of, frac = ring_fractions(wide, layout)
     if not len(keys):
         return {}
     inside = inside_fractions(wide, layout)
     whole = ring_fractions(wide, layout, whole=True)[2]
-    hit = ((frac >= TINT_RING_FRAC) | ((inside >= TINT_INSIDE_FRAC) & (frac >= TINT_EDGE_RING_FRAC))
-           | ((inside >= TINT_LABEL_INSIDE_FRAC) & (whole >= TINT_LABEL_RING_FRAC)))
     across = inside >= TINT_LABEL_INSIDE_FRAC
+    hit = ((frac >= TINT_RING_FRAC) | ((inside >= TINT_INSIDE_FRAC) & (frac >= TINT_EDGE_RING_FRAC))
+           | (across & (whole >= TINT_LABEL_RING_FRAC)))
     if across.any():
         hit |= across & (band_through(wide, layout) >= TINT_BAND_COVER)
     worst = np.zeros(len(keys))
