@@ -30,7 +30,8 @@ from papier.forms import FormDef
 from papier.layout import PageLayout, Rect
 from scan_ingest import marks as mk
 from scan_ingest import tint
-from scan_ingest.thresholds import (ALIGN_PX_PER_MM, FOREIGN_PRINT_LEVEL, FOREIGN_PRINT_PAD_MM, FOREIGN_REVIEW_MM2,
+from scan_ingest.thresholds import (ALIGN_PX_PER_MM, BOX_LINE_BAND_MM, BOX_LINE_EXTRA, BOX_LINE_INSET_MM,
+                                    FOREIGN_PRINT_LEVEL, FOREIGN_PRINT_PAD_MM, FOREIGN_REVIEW_MM2,
                                     FOREIGN_RING_MM, FOREIGN_STREAK_MM, FOREIGN_STREAK_PX,
                                     FOREIGN_WRITE_PAD_MM, TOUCH_RING_MM, TOUCH_RUN_ON_MM)
 
@@ -226,3 +227,16 @@ def crossed(dark: mk.Darkness, form: FormDef, layout: PageLayout,
         sp = plan.spots[i]
         out.setdefault(sp.field_key, {})["" if sp.value is None else str(sp.value)] = round(float(area[i]), 2)
     return out
+
+
+def widened(dark: mk.Darkness, layout: PageLayout) -> dict[tuple[int, int], float]:
+    """(row, field index) of every checkbox → the longest stretch (mm) of its printed sides darkened past the
+    print of the page's checkboxes (marks.line_runs_mm): a blot laid over the box's corner or line, most of it on
+    the paper around, where writing zones or a run-on's rows keep touching() from seeing it."""
+    found = [((e.row, fi), f.box) for e in layout.entries for fi, f in enumerate(e.fields)
+             if f.type == "checkbox" and f.box is not None]
+    if not found:
+        return {}
+    keys, boxes = zip(*found)
+    runs = mk.line_runs_mm(dark, list(boxes), BOX_LINE_BAND_MM, BOX_LINE_INSET_MM, BOX_LINE_EXTRA)
+    return {k: float(v) for k, v in zip(keys, runs)}

@@ -517,6 +517,36 @@ def ends_left_of(z: Rect, b: Rect, within: float) -> bool:
     return 0 <= b.x - (z.x + z.w) <= within and z.y < b.y + b.h and b.y < z.y + z.h
 
 
+def line_runs_mm(dark: Darkness, boxes: list[Rect], band_mm: float, inset_mm: float, extra: float) -> np.ndarray:
+    """(boxes,) the longest stretch (mm) of each box's printed sides where the darkness summed across the line
+    (± band_mm) is `extra` more than the print's: ink drawn along or over a line. The print's is the median over
+    all the boxes' vertical (horizontal) sides: one side covered does not move it, and a fax's halved vertical
+    resolution thickens the horizontal lines only. Corners (inset_mm) are left out: the other line widens them."""
+    def px(mm: float) -> int:
+        return int(round(mm * K))
+
+    half = px(band_mm)
+    mass: dict[str, list[tuple[int, np.ndarray]]] = {"v": [], "h": []}
+    for i, b in enumerate(boxes):
+        along_y = slice(px(b.y + inset_mm), px(b.y + b.h - inset_mm))
+        along_x = slice(px(b.x + inset_mm), px(b.x + b.w - inset_mm))
+        for x in (b.x, b.x + b.w):
+            mass["v"].append((i, dark.crop(along_y, slice(px(x) - half, px(x) + half + 1)).sum(axis=1)))
+        for y in (b.y, b.y + b.h):
+            mass["h"].append((i, dark.crop(slice(px(y) - half, px(y) + half + 1), along_x).sum(axis=0)))
+    longest = np.zeros(len(boxes))
+    for sides in mass.values():
+        if not any(len(m) for _, m in sides):
+            continue
+        printed = float(np.median(np.concatenate([m for _, m in sides])))
+        for i, m in sides:
+            wide = np.r_[False, m >= printed + extra, False]
+            edges = np.flatnonzero(np.diff(wide.astype(np.int8)))
+            if len(edges):
+                longest[i] = max(longest[i], int((edges[1::2] - edges[0::2]).max()))
+    return longest / K
+
+
 OPEN_2X2 = np.ones((2, 2), np.uint8)  # drops isolated specks (a pixel or a line of pixels)
 
 

@@ -32,11 +32,11 @@ from scan_ingest.sources import (
     PageLoadError, PageRef, evidence_bytes, load_kept, load_page, two_levels, write_atomic,
 )
 from scan_ingest.thresholds import (
-    ALIGN_PX_PER_MM, BEND_REVIEW_MM, BINARISED_PAGE_SHARE, COPY_CONFIDENCE, COPY_EDGE_BAND_MM, COPY_EDGE_LINE_TOL_MM,
-    COPY_EDGE_MM2, COPY_FAINT_DARKNESS, COPY_FAINT_PX, COPY_LINE_BAND_MM, COPY_LINE_EXTRA, COPY_LINE_INSET_MM,
-    COPY_LINE_RUN_MM, COPY_TRACE_MM2,
-    FLATTEN_REFINE, HALO_INK_MIN, NOISE_MEDIAN_PX, RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM,
-    SPILL_GAP_MM, SPILL_MIN_MM2, TOUCH_REVIEW_MM2, ZONE_INSET_MM,
+    ALIGN_PX_PER_MM, BEND_REVIEW_MM, BINARISED_PAGE_SHARE, BOX_LINE_RUN_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM,
+    COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2, COPY_FAINT_DARKNESS, COPY_FAINT_PX, COPY_LINE_BAND_MM, COPY_LINE_EXTRA,
+    COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, FLATTEN_REFINE, HALO_INK_MIN, NOISE_MEDIAN_PX,
+    RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2, TOUCH_REVIEW_MM2,
+    ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -580,6 +580,10 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: P
     strays = {} if wide is None else foreign.crossed(dark, form, layout, wide)
     edges = {} if wide is None else {k: v for k, v in foreign.touching(dark, form, layout, wide).items()
                                      if v >= TOUCH_REVIEW_MM2}
+    if wide is not None:  # a blot over the box's line: its edge band may not see it (foreign.widened)
+        for k, run in foreign.widened(dark, layout).items():
+            if run >= BOX_LINE_RUN_MM and k not in edges:
+                edges[k] = 0.0
     under_hole = holes.covered_fields(punched or [], layout)
     return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays, under_hole, edges,
                       flat.unchecked)
@@ -853,31 +857,9 @@ def _off_print_ink_mm2(dark: mk.Darkness, f: FieldGeom) -> float:
 
 def _line_widening_mm(dark: mk.Darkness, f: FieldGeom) -> float:
     """The longest stretch (mm) of a digit field's box lines where the darkness summed across the line is
-    COPY_LINE_EXTRA more than the print's: a stroke drawn along a line. The print's is the median over all the
-    boxes' vertical (horizontal) sides: one side covered by a stroke does not move it, and a fax's halved vertical
-    resolution thickens the horizontal lines only. Corners (COPY_LINE_INSET_MM) are left out."""
-    half, inset = _px(COPY_LINE_BAND_MM), COPY_LINE_INSET_MM
-    mass: dict[str, list[np.ndarray]] = {"v": [], "h": []}
-    for b in f.boxes:
-        along_y = slice(_px(b.y + inset), _px(b.y + b.h - inset))
-        along_x = slice(_px(b.x + inset), _px(b.x + b.w - inset))
-        for x in (b.x, b.x + b.w):
-            c = _px(x)
-            mass["v"].append(dark.crop(along_y, slice(c - half, c + half + 1)).sum(axis=1))
-        for y in (b.y, b.y + b.h):
-            c = _px(y)
-            mass["h"].append(dark.crop(slice(c - half, c + half + 1), along_x).sum(axis=0))
-    longest = 0
-    for sides in mass.values():
-        if not any(len(m) for m in sides):
-            continue
-        printed = float(np.median(np.concatenate(sides)))
-        for m in sides:
-            wide = np.r_[False, m >= printed + COPY_LINE_EXTRA, False]
-            edges = np.flatnonzero(np.diff(wide.astype(np.int8)))
-            if len(edges):
-                longest = max(longest, int((edges[1::2] - edges[0::2]).max()))
-    return longest / K
+    COPY_LINE_EXTRA more than the print's (marks.line_runs_mm): a stroke drawn along a line."""
+    runs = mk.line_runs_mm(dark, list(f.boxes), COPY_LINE_BAND_MM, COPY_LINE_INSET_MM, COPY_LINE_EXTRA)
+    return float(runs.max()) if len(runs) else 0.0
 
 
 def _copy_box_binarised(aligned: np.ndarray, layout: PageLayout) -> bool:

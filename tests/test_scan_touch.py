@@ -61,3 +61,29 @@ def test_initials_that_stop_at_the_box_leave_it_alone(first_versions_kit, tmp_pa
     ingest([str(path)], tmp_path / "p.db", workers=1)
     got = T.field_by_row(tmp_path / "p.db", "annulee")
     assert got[1] == ("false", "auto", "") and got[2] == ("false", "auto", ""), got
+
+
+def test_a_blot_over_a_box_corner_beside_digits_goes_to_review(small_kit, tmp_path):
+    """The scan benchmark (scanner_200_stamp, seed 12, 240 pages) accepted a half-filled « Annulé » box of a
+    return register as empty: the blot lay over the box's top-left corner, most of it left of the box, beside the
+    barcode's digit boxes, where the edge band leaves the paper to writing that sticks out of its boxes. The box's
+    own lines, darkened over more than a millimetre (foreign.widened), send it to review. Row 3: the same blot
+    beside the box, clear of its lines, is not the box's (accepted empty); row 4: a real tick, accepted."""
+    from scan_ingest.pipeline import ingest
+
+    page = T.find_page(small_kit.out_dir, "retour")
+    img = T.render(small_kit.pdf_path, page["pdf_page"], DPI)
+    for row, dx in ((1, 0.0), (3, -1.6)):
+        b = T.field_of(page, row, "annule")["box"]
+        x0, y0 = b["x"] + dx, b["y"]  # over the left line and the top-left corner, hardly above the box
+        pts = np.array([(x0 - 0.6, y0 - 0.5), (x0 + 0.4, y0 - 0.45), (x0 + 0.5, y0 + 0.6), (x0 + 0.1, y0 + 2.6),
+                        (x0 - 0.7, y0 + 2.2)]) * MM
+        cv2.fillPoly(img, [pts.astype(np.int32)], 40, cv2.LINE_AA)
+    T.tick_box(img, page, 4, "annule", dpi=DPI)
+    path = T.save_image(img, tmp_path / "retour.png", DPI)
+    ingest([str(path)], tmp_path / "p.db", workers=1)
+    annule = T.field_by_row(tmp_path / "p.db", "annule")
+    assert annule[1][1] == "review" and TOUCH_FIELD in annule[1][2], annule[1]
+    assert annule[4] == ("true", "auto", ""), annule[4]
+    for row in (2, 3, 5, 6):
+        assert annule[row] == ("false", "auto", ""), (row, annule[row])
