@@ -330,9 +330,11 @@ COPY_TRACE_MM2 = 0.2
 # paler than INK_DARKNESS everywhere by the blur — darkness ≤ 0.17 — was taken for an empty box, the photocopy for
 # the original). Pixels darker than COPY_FAINT_DARKNESS in the boxes' writing zones: that "6" 151; blank boxes of 17
 # profiles of seed 5 and 7 of seed 11 (3,071 pages) ≤ 10, but on grainy and bent photos (up to 1,006), whose blank
-# boxes the trace above already sends to review. From COPY_FAINT_PX up: 'unsure' → review.
+# boxes the trace above already sends to review. From COPY_FAINT_PX up: 'unsure' → review. Session 22 (seed 14,
+# 240 pages, blurred photo): a pencil "3" at 51 px was taken for an empty box (flagged only as a conflict with the
+# original); blank boxes of 17 profiles of that seed: at most 22 (photocopy), 16 (reflection), 9 (bent); 60 → 35.
 COPY_FAINT_DARKNESS = 0.10
-COPY_FAINT_PX = 60
+COPY_FAINT_PX = 35
 # A written copy number is a sheet's identity, not a value: read wrongly, a photocopy takes another copy's number
 # (its pre-printed receipt numbers with it). Its one or two boxes carry no check, so it is accepted only when
 # its confidence reaches COPY_CONFIDENCE, not the digit reader's threshold for plain numbers (0.998 when this was

@@ -72,6 +72,9 @@ class Prepared:
     alt: np.ndarray         # (B,) bool: the box has a second view (stroke along a line, step 5)
     alt_images: np.ndarray  # (alt.sum(), 28, 28) the second views, in box order
     alt_logits: np.ndarray  # (B, 11) the network's logits for the second view (zeros without one; set by the reader)
+    apart_px: np.ndarray    # (B,) length (px) of the top and bottom lines thickened (step 5) by ink that is not the
+    #                          digit's kept strokes: a part of the digit drawn apart from it on a line (a 5's bar),
+    #                          or a stroke from elsewhere (0 where the second view joins it to the digit)
 
 
 def _quantile(a: np.ndarray, q: float) -> np.ndarray:
@@ -255,46 +258,60 @@ def prepare(crops: np.ndarray) -> Prepared:
     todo = np.flatnonzero(ink_px > BLANK_MAX_PX)
     alt = np.zeros(B, bool)
     alt_images = np.zeros((0, 28, 28), np.float32)
+    apart_px = np.zeros(B, np.int64)
     if len(todo):
-        alt_box, alt_km, alt_D = _along_line_views(D, Dc, km, found, todo)
+        alt_box, alt_km, alt_D = _along_line_views(D, Dc, km, found, todo, apart_px)
         if len(alt_box):
             alt[alt_box] = True
             alt_images, _ = _images(alt_D, alt_km, np.arange(len(alt_box)))
     images, extent = _images(Dc, km, todo)
     return Prepared(images, ink_px, ink_frac.astype(np.float32), extent, loose_px, faint_px, flat, alt, alt_images,
-                    np.zeros((B, 11), np.float32))
+                    np.zeros((B, 11), np.float32), apart_px)
 
 
 def _along_line_views(D: np.ndarray, Dc: np.ndarray, km: np.ndarray, found: dict[str, np.ndarray],
-                      todo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      todo: np.ndarray, apart_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Step 5 for the inked boxes `todo` of the batch (Dc and km before step 4): which of them have a second
-    view (indices into the batch, ascending), its kept-ink mask and its darkness."""
+    view (indices into the batch, ascending), its kept-ink mask and its darkness. `apart_px` (B,) gets, per box,
+    the length of its top and bottom lines thickened by ink that is not the digit's kept strokes."""
     B, H, W = D.shape
     offs = np.arange(-ALONG_HALF, ALONG_HALF + 1)
     sides = []  # (horizontal, line rows/columns (n, 2 * HALF + 1), positions along it, runs (n, len(along)))
+    lone_len = np.zeros(len(todo), np.int64)
+    nt = np.arange(len(todo))
+    Dk = D[todo] * ~km[todo]          # without the digit's kept strokes
     for (a, b), horizontal in ((("top", "bot"), True), (("left", "right"), False)):
         along = np.arange(_LEFT + 3, _RIGHT - 3) if horizontal else np.arange(_TOP + 3, _BOT - 3)
         L = H if horizontal else W
-        masses, poss = [], []
+        masses, lone, poss = [], [], []
         for name in (a, b):
             pos = np.clip(found[name][todo][:, None] + offs, 0, L - 1)
-            if horizontal:
-                masses.append(D[todo[:, None, None], pos[:, :, None], along[None, None, :]].sum(axis=1))
-            else:
-                masses.append(D[todo[:, None, None], along[None, None, :], pos[:, :, None]].sum(axis=1))
+            for src, dest in ((D[todo], masses), (Dk, lone)):
+                if horizontal:
+                    dest.append(src[nt[:, None, None], pos[:, :, None], along[None, None, :]].sum(axis=1))
+                else:
+                    dest.append(src[nt[:, None, None], along[None, None, :], pos[:, :, None]].sum(axis=1))
             poss.append(pos)
         printed = np.median(np.concatenate(masses, axis=1), axis=1)[:, None]
-        for m, pos in zip(masses, poss):
+        for m, m_lone, pos in zip(masses, lone, poss):
             thick = (m >= printed + ALONG_EXTRA).astype(np.uint8)
             # an opening keeps exactly the runs of at least ALONG_RUN_PX
             run = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, ALONG_RUN_PX), np.uint8)).astype(bool)
             sides.append((horizontal, pos, along, run))
+            # the top and bottom lines thickened by ink that is not the digit's kept strokes (the side lines are
+            # left out: a neighbour's digit comes close to them)
+            if not horizontal:
+                continue
+            thick = (m_lone >= printed + ALONG_EXTRA).astype(np.uint8)
+            lone_len += cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, ALONG_RUN_PX), np.uint8)).sum(axis=1,
+                                                                                                     dtype=np.int64)
     has = np.zeros(len(todo), bool)
     for *_, run in sides:
         has |= run.any(axis=1)
     c = np.flatnonzero(has)           # among todo
     cand = todo[c]                    # in the batch
     k = len(cand)
+    apart_px[todo] = lone_len         # boxes whose second view joins the digit are set back to 0 below
     if k == 0:
         return cand, np.zeros((0, H, W), bool), np.zeros((0, H, W), np.float32)
     restore = np.zeros((k, H, W), bool)
@@ -320,6 +337,7 @@ def _along_line_views(D: np.ndarray, Dc: np.ndarray, km: np.ndarray, found: dict
     keep[0] = False
     kmb = keep[lab].reshape(k, H + 1, W + 1)[:, :H, :W] | kmc
     ok = (kmb & ~kmc).sum(axis=(1, 2)) >= ALONG_MIN_EXTRA_PX
+    apart_px[cand[ok]] = 0
     return cand[ok], kmb[ok], Db[ok]
 
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from papier.digits.model import MARK, load_model, softmax
-from papier.digits.policy import FAINT_DOUBT_PX, LOOSE_DOUBT_PX, MARK_UNSURE, MIN_DIGIT_EXTENT_PX
+from papier.digits.policy import APART_DOUBT_PX, FAINT_DOUBT_PX, LOOSE_DOUBT_PX, MARK_UNSURE, MIN_DIGIT_EXTENT_PX
 from papier.digits.preprocess import BLANK_MAX_PX, prepare
 from papier.digits.render import CROP_H, CROP_W
 
@@ -79,7 +79,8 @@ def readings_from_logits(logits: np.ndarray, P, temperature: float | None = None
         if along:
             p = 0.5 * (p + p_alt[i])
         p.flags.writeable = False
-        unsure = p_all[i, MARK] > MARK_UNSURE or P.extent[i] < MIN_DIGIT_EXTENT_PX
+        unsure = (p_all[i, MARK] > MARK_UNSURE or P.extent[i] < MIN_DIGIT_EXTENT_PX
+                  or P.apart_px[i] >= APART_DOUBT_PX)  # a stroke on a line, apart from the digit
         out.append(BoxReading("unsure" if unsure else "digit", p, ink, False, bool(P.flat[i]), along))
     return out
 
