@@ -59,30 +59,40 @@ def test_dotted_digit_is_invisible_to_the_zone_test_but_makes_the_copy_unsure(al
     assert _copy_number(_blank_copie(layout.page_entry.row), 0.0) == 0
 
 
-def test_a_digit_a_blur_made_pale_makes_the_copy_unsure(aligned_page, monkeypatch):
-    """A "6" on a blurred photo (bench seed 11, written low across the box's foot): darker than paper but paler than
-    the ink threshold everywhere, so neither the zone test nor the trace sees it; its pale pixels do."""
+def _pale_copy_number(aligned_page, text: str, box: int, at: tuple[float, float], scale: float, width: float,
+                      paleness: float):
+    """The aligned page with `text` written in the copy box `box` (at (dx, dy from its foot) mm), blurred and made
+    `paleness` darker than paper at most: (layout, its darkness, the pale pixels the copy rule counts). Checks it is
+    invisible to the zone test, the trace and the edge test (why such a digit went silent)."""
     import cv2
 
     from scan_ingest import read as R
 
     layout, page = aligned_page
     f = layout.page_entry.field("copie")
-    b = f.boxes[0]
+    b = f.boxes[box]
     img = page.copy()
     ink = np.zeros_like(img)
-    cv2.putText(ink, "6", (int((b.x + 1.2) * K), int((b.y + b.h - 1.2) * K)), cv2.FONT_HERSHEY_SIMPLEX,
-                0.2 * K, 255, max(2, int(0.5 * K)))
+    cv2.putText(ink, text, (int((b.x + at[0]) * K), int((b.y + b.h - at[1]) * K)), cv2.FONT_HERSHEY_SIMPLEX,
+                scale * K, 255, max(1, int(width * K)))
     ink = cv2.GaussianBlur(ink, (0, 0), 0.6 * K).astype(np.float32) / 255.0
-    img = (img.astype(np.float32) * (1.0 - 0.18 * ink / max(float(ink.max()), 1e-6))).astype(np.uint8)
+    img = (img.astype(np.float32) * (1.0 - paleness * ink / max(float(ink.max()), 1e-6))).astype(np.uint8)
     dark = mk.darkness(img)
-    assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"  # why it went silent
+    assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"
     assert _copy_box_trace(dark, layout) < COPY_TRACE_MM2 and not R._copy_edge_ink(dark, layout)
-    faint = R._copy_box_faint(dark, layout)
+    return layout, dark, R._copy_box_faint(dark, layout)
+
+
+def test_a_digit_a_blur_made_pale_makes_the_copy_unsure(aligned_page, monkeypatch):
+    """A "6" on a blurred photo (bench seed 11, written low across the box's foot): darker than paper but paler than
+    the ink threshold everywhere, so neither the zone test nor the trace sees it; its pale pixels do."""
+    from scan_ingest import read as R
+
+    layout, _, faint = _pale_copy_number(aligned_page, "6", 0, (1.2, 1.2), 0.2, 0.5, 0.18)
     entries = _blank_copie(layout.page_entry.row)
     assert _copy_number(entries, 0.0, False, False, faint) is None
     assert "pâle" in entries[-1].fields[0].reason
-    assert R._copy_box_faint(mk.darkness(page), layout) == 0  # the blank box: the original
+    assert R._copy_box_faint(mk.darkness(aligned_page[1]), layout) == 0  # the blank box: the original
     monkeypatch.setattr(R, "COPY_FAINT_PX", 10 ** 9)  # the rule off: taken for the original
     assert _copy_number(_blank_copie(layout.page_entry.row), 0.0, False, False, faint) == 0
 
@@ -91,23 +101,7 @@ def test_a_paler_pencil_digit_still_makes_the_copy_unsure(aligned_page):
     """A pencil "3" on a blurred photo (bench seed 14, 240 pages): 51 pale pixels, under session 21's 60, and the
     sheet was taken for the original (flagged only as a conflict with it). Blank copy boxes of 17 profiles of that
     seed: at most 22. A thin, pale "3" drawn here leaves a count between the two thresholds."""
-    import cv2
-
-    from scan_ingest import read as R
-
-    layout, page = aligned_page
-    f = layout.page_entry.field("copie")
-    b = f.boxes[-1]
-    img = page.copy()
-    ink = np.zeros_like(img)
-    cv2.putText(ink, "3", (int((b.x + 1.0) * K), int((b.y + b.h - 1.8) * K)), cv2.FONT_HERSHEY_SIMPLEX,
-                0.16 * K, 255, max(1, int(0.3 * K)))
-    ink = cv2.GaussianBlur(ink, (0, 0), 0.6 * K).astype(np.float32) / 255.0
-    img = (img.astype(np.float32) * (1.0 - 0.105 * ink / max(float(ink.max()), 1e-6))).astype(np.uint8)
-    dark = mk.darkness(img)
-    assert mk.ink_verdict(mk.ink_area_mm2(dark, mk.field_zones(f))) == "blank"
-    assert _copy_box_trace(dark, layout) < COPY_TRACE_MM2 and not R._copy_edge_ink(dark, layout)
-    faint = R._copy_box_faint(dark, layout)
+    layout, _, faint = _pale_copy_number(aligned_page, "3", -1, (1.0, 1.8), 0.16, 0.3, 0.105)
     assert faint < 60  # what session 21's threshold let through
     entries = _blank_copie(layout.page_entry.row)
     assert _copy_number(entries, 0.0, False, False, faint) is None
