@@ -60,5 +60,5 @@ def test_the_rule_alone_also_sees_a_7s_bar_on_the_top_line(monkeypatch):
     strip = cv2.imread(str(STRIP.parent / "boites_date_7_barre_sur_le_trait.png"), cv2.IMREAD_GRAYSCALE)
     crops = [strip[:, i:i + CROP_W] for i in range(0, strip.shape[1], CROP_W)]
     apart = prepare(np.stack(crops)).apart_px
-    assert apart[1] >= 2 * policy.APART_DOUBT_PX
+    assert apart[1] >= policy.APART_DOUBT_PX
     assert read_boxes(crops)[1].state == "unsure"
