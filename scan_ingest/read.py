@@ -553,7 +553,8 @@ class PageDoubts:
                                                                                  # (option value, "" for a box: mm²)
     holes: dict[tuple[int, int], float] = field(default_factory=dict)  # fields partly under a binder's hole
     touching: dict[tuple[int, int], float] = field(default_factory=dict)  # checkboxes with ink on or just past
-                                                                         # their edge (mm², foreign.touching)
+                                                                         # their edge (edge-band ink, mm²: touching
+                                                                         # and widened in foreign.py)
     unchecked: frozenset[tuple[int, int]] = frozenset()  # a flattened page's mark fields not found in place
 
 
@@ -578,12 +579,11 @@ def page_doubts(aligned: np.ndarray, dark: mk.Darkness, form: FormDef, layout: P
     wide = None if page else tint.wide_dark(aligned, dark)  # marker bands, stains: tints, not strokes
     tinted = {} if wide is None else tint.tinted_fields(wide, layout)
     strays = {} if wide is None else foreign.crossed(dark, form, layout, wide)
-    edges = {} if wide is None else {k: v for k, v in foreign.touching(dark, form, layout, wide).items()
-                                     if v >= TOUCH_REVIEW_MM2}
-    if wide is not None:  # a blot over the box's line: its edge band may not see it (foreign.widened)
-        for k, run in foreign.widened(dark, layout).items():
-            if run >= BOX_LINE_RUN_MM and k not in edges:
-                edges[k] = 0.0
+    # a mark across a checkbox's edge: ink in its edge band, or its own lines darkened by a blot laid over them
+    # that the edge band leaves out (beside a writing zone)
+    touch = {} if wide is None else foreign.touching(dark, form, layout, wide)
+    runs = {} if wide is None else foreign.widened(dark, layout)
+    edges = {k: v for k, v in touch.items() if v >= TOUCH_REVIEW_MM2 or runs.get(k, 0.0) >= BOX_LINE_RUN_MM}
     under_hole = holes.covered_fields(punched or [], layout)
     return PageDoubts(page, flat.off, faded, round(flat.bend_mm, 2), noisy, tinted, strays, under_hole, edges,
                       flat.unchecked)
