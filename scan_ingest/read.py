@@ -34,9 +34,9 @@ from scan_ingest.sources import (
 from scan_ingest.thresholds import (
     ALIGN_PX_PER_MM, BEND_REVIEW_MM, BINARISED_PAGE_SHARE, BOX_LINE_RUN_MM, COPY_CONFIDENCE, COPY_EDGE_BAND_MM,
     COPY_EDGE_LINE_TOL_MM, COPY_EDGE_MM2, COPY_FAINT_DARKNESS, COPY_FAINT_PX, COPY_LINE_BAND_MM, COPY_LINE_EXTRA,
-    COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, FLATTEN_REFINE, HALO_INK_MIN, NOISE_MEDIAN_PX,
-    RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2, TOUCH_REVIEW_MM2,
-    ZONE_INSET_MM,
+    COPY_LINE_INSET_MM, COPY_LINE_RUN_MM, COPY_TRACE_MM2, FLATTEN_REFINE, HALO_INK_MIN, MARK_REVIEW_CONFIDENCE,
+    NOISE_MEDIAN_PX, RESIDUAL_REVIEW_MM, RUN_ON_SOURCE_MM, SNIPPET_MARGIN_MM, SPILL_GAP_MM, SPILL_MIN_MM2,
+    TOUCH_REVIEW_MM2, ZONE_INSET_MM,
 )
 
 K = ALIGN_PX_PER_MM
@@ -221,6 +221,11 @@ def _read_marks(f: FieldGeom, scores: list[tuple[str | None, float, float]],
     grain there is coarse (noise.py; its ink fraction was measured on the page median-filtered); a field then in
     review says so."""
     res = _read_marks_plain(f, scores, halos)
+    if res.status == "auto" and res.confidence < MARK_REVIEW_CONFIDENCE:  # a spot close to its threshold
+        near = [v for v, s, fr in scores if mk.mark_confidence(s, fr) < MARK_REVIEW_CONFIDENCE]
+        res.status, res.has_ink, res.reason = "review", True, NEAR_FIELD
+        read = res.value if isinstance(res.value, list) else [res.value]
+        res.alternatives = [v for v in near if v not in read and v is not None]
     if noisy and res.status == "review":
         res.reason = f"{NOISY_FIELD} : {res.reason}"
     return res
@@ -507,6 +512,7 @@ UNCHECKED_FIELD = "feuille pliée, redressée : case pas retrouvée à sa place,
 HOLE_FIELD = "trou de perforation sur la case : à lire sur la feuille"
 RUN_ON_FIELD = "écriture venue de la case de gauche : chiffres à vérifier"
 TOUCH_FIELD = "une marque touche le bord de la case sans la remplir : cochée ou non ?"
+NEAR_FIELD = "case à peine marquée ou à peine vide : cochée ou non ?"
 FOREIGN_FIELD = "un trait venu d'ailleurs passe sur la case (tampon, écriture qui déborde ?)"
 
 

@@ -12,7 +12,7 @@ import pytest
 from scan_ingest import marks as mk
 from scan_ingest import noise
 from scan_ingest import testing as T
-from scan_ingest.read import NOISY_FIELD
+from scan_ingest.read import NEAR_FIELD, NOISY_FIELD
 from scan_ingest.thresholds import NOISE_REVIEW
 
 
@@ -72,7 +72,10 @@ def test_a_dark_grainy_photo_never_ticks_a_box_by_itself(kit, request, tmp_path)
             assert (value, status) != ("true", "auto"), (row, got)
         if status == "review":
             assert why.startswith(NOISY_FIELD), why
-    assert got[1] == got[2] == ("false", "auto", ""), got
+    # the darkest empty boxes sit close to the empty limit: session 22's margin rule then asks a person (read
+    # empty, never ticked; the grain named first)
+    for row in (1, 2):
+        assert got[row] in {("false", "auto", ""), ("false", "review", f"{NOISY_FIELD} : {NEAR_FIELD}")}, got
     assert got[3] == ("true", "auto", ""), got
     assert got[4][1] == "review" and got[4][2].startswith(NOISY_FIELD), got
     assert got[6] == ("false", "auto", "")  # the bottom of the page, in better light, reads as usual
