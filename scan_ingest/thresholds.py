@@ -215,9 +215,13 @@ TINT_LABEL_RING_FRAC = 0.2
 # (tint.band_through). Measured on the spots the older rules leave (inside ≥ 0.25): the four such bands found on
 # 960 marker pages (seeds 6, 7, 8 and 11) cover 0.99-1.0 of it; bubbles filled and merged with their label by a blur
 # (17 profiles of seed 5, 7 profiles of seed 11, about 3,100 pages) at most 0.71.
+# Session 22 (seed 15, marker, 240 pages): a paler band from a « Mère inconnue » label ended inside its box, inside
+# 0.23 (the half-resolution mask), label side 0.99 covered, read ticked on a blank form: a phantom. The band rule
+# now asks TINT_BAND_INSIDE_FRAC of the inside, not TINT_LABEL_INSIDE_FRAC.
 TINT_BAND_GAP_MM = 0.3
 TINT_BAND_SIDE_MM = 8.0
 TINT_BAND_COVER = 0.85
+TINT_BAND_INSIDE_FRAC = 0.15
 
 # --- marks (bubbles, checkboxes) --------------------------------------------------------------------------------
 # Mark score = mean darkness of the inner disk minus the page's blank baseline (median darkness of the page's

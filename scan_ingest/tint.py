@@ -26,10 +26,10 @@ import numpy as np
 
 from papier.layout import PageLayout
 from scan_ingest.marks import Darkness, mark_plan
-from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_BAND_COVER, TINT_BAND_GAP_MM, TINT_BAND_SIDE_MM,
-                                    TINT_DARKNESS, TINT_EDGE_RING_FRAC, TINT_INSIDE_FRAC, TINT_INSIDE_INSET_MM,
-                                    TINT_LABEL_INSIDE_FRAC, TINT_LABEL_RING_FRAC, TINT_MIN_EXTENT_MM, TINT_RING_FRAC,
-                                    TINT_RING_MM, TINT_WIDTH_MM)
+from scan_ingest.thresholds import (ALIGN_PX_PER_MM, TINT_BAND_COVER, TINT_BAND_GAP_MM, TINT_BAND_INSIDE_FRAC,
+                                    TINT_BAND_SIDE_MM, TINT_DARKNESS, TINT_EDGE_RING_FRAC, TINT_INSIDE_FRAC,
+                                    TINT_INSIDE_INSET_MM, TINT_LABEL_INSIDE_FRAC, TINT_LABEL_RING_FRAC,
+                                    TINT_MIN_EXTENT_MM, TINT_RING_FRAC, TINT_RING_MM, TINT_WIDTH_MM)
 
 _F = 2  # the aligned page (8 px/mm) halved
 _LABEL_SIDE = 0.3  # rings stop this share of their inner size right of the spot's centre: the label is beyond
@@ -222,8 +222,9 @@ def tinted_fields(wide: np.ndarray, layout: PageLayout) -> dict[tuple[int, int],
     across = inside >= TINT_LABEL_INSIDE_FRAC
     hit = ((frac >= TINT_RING_FRAC) | ((inside >= TINT_INSIDE_FRAC) & (frac >= TINT_EDGE_RING_FRAC))
            | (across & (whole >= TINT_LABEL_RING_FRAC)))
-    if across.any():
-        hit |= across & (band_through(wide, layout) >= TINT_BAND_COVER)
+    banded = inside >= TINT_BAND_INSIDE_FRAC
+    if banded.any():
+        hit |= banded & (band_through(wide, layout) >= TINT_BAND_COVER)
     worst = np.zeros(len(keys))
     np.maximum.at(worst, field_of, np.where(hit, np.maximum(frac, 1e-3), 0.0))
     return {k: round(float(v), 2) for k, v in zip(keys, worst) if v > 0}

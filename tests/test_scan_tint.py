@@ -113,3 +113,18 @@ def test_a_band_coming_from_the_label_through_a_box(small_kit, monkeypatch):
     assert (3, "rendu") in _tinted_names(page, layout)
     monkeypatch.setattr(tint, "TINT_BAND_COVER", 2.0)  # the rule off: the older rules do not see it
     assert (3, "rendu") not in _tinted_names(page, layout)
+
+
+def test_a_band_from_the_label_over_a_corner_of_a_box(small_kit, monkeypatch):
+    """The marker bench's seed 15: a paler band from a « Mère inconnue » label ended inside the box's upper right
+    part, under a quarter of its inside (0.23), and the box read ticked on a blank form. The band rule asks only
+    TINT_BAND_INSIDE_FRAC of the inside; at the older rules' 0.25 it did not see it."""
+    layout, page = T.aligned_render(small_kit, "pret")
+    pg = T.find_page(small_kit.out_dir, "pret")
+    b = T.field_of(pg, 3, "rendu")["box"]
+    _band(page, b["y"] + 0.25 * b["h"], b["x"] + 0.6 * b["w"], b["x"] + 60, tall_mm=2.2, dpi=8 * 25.4)
+    inside = tint.inside_fractions(tint.wide_dark(page, mk.darkness(page)), layout)
+    assert 0.15 <= max(inside) < 0.25, max(inside)
+    assert (3, "rendu") in _tinted_names(page, layout)
+    monkeypatch.setattr(tint, "TINT_BAND_INSIDE_FRAC", 0.25)  # the older gate
+    assert (3, "rendu") not in _tinted_names(page, layout)
