@@ -212,8 +212,8 @@ def tinted_fields(wide: np.ndarray, layout: PageLayout) -> dict[tuple[int, int],
     """(row, field index) → the largest wide-dark share of its spots' rings (`wide`: wide_dark's mask), for the
     mark fields with a spot at or above TINT_RING_FRAC, or whose inside is TINT_INSIDE_FRAC wide-dark with
     TINT_EDGE_RING_FRAC of its ring (a band's edge through the spot), or TINT_LABEL_INSIDE_FRAC with
-    TINT_LABEL_RING_FRAC of its whole ring or with its label side TINT_BAND_COVER covered (`band_through`): a band
-    coming from the label's side."""
+    TINT_LABEL_RING_FRAC of its whole ring, or TINT_BAND_INSIDE_FRAC with its label side TINT_BAND_COVER covered
+    (`band_through`): a band coming from the label's side."""
     keys, field_of, frac = ring_fractions(wide, layout)
     if not len(keys):
         return {}

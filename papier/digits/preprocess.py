@@ -277,34 +277,36 @@ def _along_line_views(D: np.ndarray, Dc: np.ndarray, km: np.ndarray, found: dict
     B, H, W = D.shape
     offs = np.arange(-ALONG_HALF, ALONG_HALF + 1)
     sides = []  # (horizontal, line rows/columns (n, 2 * HALF + 1), positions along it, runs (n, len(along)))
+    Dt = D[todo]
+    Dk = Dt * ~km[todo]               # without the digit's kept strokes
+    nt = np.arange(len(todo))[:, None, None]
     lone_len = np.zeros(len(todo), np.int64)
-    nt = np.arange(len(todo))
-    Dk = D[todo] * ~km[todo]          # without the digit's kept strokes
+
+    def mass(src: np.ndarray, pos: np.ndarray, along: np.ndarray, horizontal: bool) -> np.ndarray:
+        """Darkness summed across the line (rows or columns `pos`) at each position `along` it: (n, len(along))."""
+        if horizontal:
+            return src[nt, pos[:, :, None], along[None, None, :]].sum(axis=1)
+        return src[nt, along[None, None, :], pos[:, :, None]].sum(axis=1)
+
+    def runs(m: np.ndarray, printed: np.ndarray) -> np.ndarray:
+        """Where the line is ALONG_EXTRA thicker than the print over at least ALONG_RUN_PX (an opening keeps exactly
+        those runs): (n, len(along)) uint8."""
+        thick = (m >= printed + ALONG_EXTRA).astype(np.uint8)
+        return cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, ALONG_RUN_PX), np.uint8))
+
     for (a, b), horizontal in ((("top", "bot"), True), (("left", "right"), False)):
         along = np.arange(_LEFT + 3, _RIGHT - 3) if horizontal else np.arange(_TOP + 3, _BOT - 3)
         L = H if horizontal else W
-        masses, lone, poss = [], [], []
-        for name in (a, b):
-            pos = np.clip(found[name][todo][:, None] + offs, 0, L - 1)
-            for src, dest in ((D[todo], masses), (Dk, lone)):
-                if horizontal:
-                    dest.append(src[nt[:, None, None], pos[:, :, None], along[None, None, :]].sum(axis=1))
-                else:
-                    dest.append(src[nt[:, None, None], along[None, None, :], pos[:, :, None]].sum(axis=1))
-            poss.append(pos)
+        poss = [np.clip(found[name][todo][:, None] + offs, 0, L - 1) for name in (a, b)]
+        masses = [mass(Dt, pos, along, horizontal) for pos in poss]
         printed = np.median(np.concatenate(masses, axis=1), axis=1)[:, None]
-        for m, m_lone, pos in zip(masses, lone, poss):
-            thick = (m >= printed + ALONG_EXTRA).astype(np.uint8)
-            # an opening keeps exactly the runs of at least ALONG_RUN_PX
-            run = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, ALONG_RUN_PX), np.uint8)).astype(bool)
-            sides.append((horizontal, pos, along, run))
-            # the top and bottom lines thickened by ink that is not the digit's kept strokes (the side lines are
-            # left out: a neighbour's digit comes close to them)
-            if not horizontal:
-                continue
-            thick = (m_lone >= printed + ALONG_EXTRA).astype(np.uint8)
-            lone_len += cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, ALONG_RUN_PX), np.uint8)).sum(axis=1,
-                                                                                                     dtype=np.int64)
+        for m, pos in zip(masses, poss):
+            sides.append((horizontal, pos, along, runs(m, printed).astype(bool)))
+        # the top and bottom lines thickened by ink that is not the digit's kept strokes (the side lines are left
+        # out: a neighbour's digit comes close to them)
+        if horizontal:
+            for pos in poss:
+                lone_len += runs(mass(Dk, pos, along, True), printed).sum(axis=1, dtype=np.int64)
     has = np.zeros(len(todo), bool)
     for *_, run in sides:
         has |= run.any(axis=1)
